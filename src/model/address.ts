@@ -1,0 +1,97 @@
+/**
+ * An email address as a gateway's relay_recipients table needs it: validated
+ * strictly and normalised so that two spellings of one address become one key.
+ *
+ * - Domain: lower-case; IDN U-labels become A-labels, because Postfix does not
+ *   convert between the two forms before a table lookup.
+ * - Local part: lower-case (Postfix table lookups are case-insensitive), RFC 5321
+ *   dot-atom only. Quoted strings are refused: a Postfix table key ends at the
+ *   first whitespace, so `"a b"@x` cannot be carried safely.
+ * - Anything that could change the meaning of a map line (whitespace, control
+ *   characters, a leading `@` or `#`) is refused, so hostile input such as a list
+ *   named `x OK\n@example.org` can never become a catch-all.
+ *
+ * This module imports nothing of ours: it is the ground floor.
+ */
+import { domainToASCII, domainToUnicode } from 'node:url';
+
+export interface Address {
+  /** `local@domain`, normalised */
+  readonly key: string;
+  readonly local: string;
+  readonly domain: string;
+}
+
+export type AddressResult = { ok: true; address: Address } | { ok: false; reason: string };
+
+const MAX_LOCAL = 64; // RFC 5321 4.5.3.1.1
+const MAX_DOMAIN = 253;
+const MAX_ADDRESS = 254; // RFC 5321 4.5.3.1.3 path limit minus the angle brackets
+
+// RFC 5322 atext, lower-case only (we lower-case before testing).
+const DOT_ATOM = /^[a-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[a-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
+const LDH_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+// Printable ASCII without space; anything else in raw input is refused early.
+const PRINTABLE = /^[\x21-\x7e]+$/;
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** Validate and normalise a domain. Returns the A-label form or a refusal reason. */
+export function normaliseDomain(raw: string): { ok: true; domain: string } | { ok: false; reason: string } {
+  if (raw.length === 0) return { ok: false, reason: 'empty domain' };
+  if (/[\s\x00-\x1f\x7f]/u.test(raw)) return { ok: false, reason: 'domain contains whitespace or control characters' };
+  let domain = raw.toLowerCase();
+  if (!ASCII.test(domain)) {
+    const ascii = domainToASCII(domain);
+    if (!ascii) return { ok: false, reason: `invalid internationalised domain "${printable(raw)}"` };
+    domain = ascii;
+  }
+  if (domain.startsWith('[')) return { ok: false, reason: 'address literals are not accepted' };
+  if (domain.length > MAX_DOMAIN) return { ok: false, reason: `domain longer than ${MAX_DOMAIN} characters` };
+  const labels = domain.split('.');
+  if (labels.length < 2) return { ok: false, reason: `domain "${printable(domain)}" has no dot` };
+  for (const label of labels) {
+    if (!LDH_LABEL.test(label)) return { ok: false, reason: `invalid domain "${printable(domain)}"` };
+  }
+  if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return { ok: false, reason: `invalid domain "${printable(domain)}"` };
+  return { ok: true, domain };
+}
+
+/** Validate and normalise one address. */
+export function normaliseAddress(raw: string): AddressResult {
+  if (raw.length === 0) return { ok: false, reason: 'empty address' };
+  if (raw.length > 4 * MAX_ADDRESS) return { ok: false, reason: `longer than ${MAX_ADDRESS} characters` };
+  if (/[\s\x00-\x1f\x7f]/u.test(raw)) return { ok: false, reason: 'contains whitespace or control characters' };
+  if (raw.startsWith('@')) return { ok: false, reason: 'catch-all or leading "@" is never accepted' };
+  if (raw.startsWith('"')) return { ok: false, reason: 'quoted local parts cannot be carried in a Postfix table' };
+  const at = raw.lastIndexOf('@');
+  if (at < 0) return { ok: false, reason: 'no "@domain"' };
+  const localRaw = raw.slice(0, at);
+  if (localRaw.includes('@')) return { ok: false, reason: 'more than one "@"' };
+  const local = localRaw.toLowerCase();
+  if (!PRINTABLE.test(local)) return { ok: false, reason: 'non-ASCII local part' };
+  if (local.startsWith('#')) return { ok: false, reason: 'local part starts with "#" (a comment in a Postfix table)' };
+  if (local.length > MAX_LOCAL) return { ok: false, reason: `local part longer than ${MAX_LOCAL} characters` };
+  if (!DOT_ATOM.test(local)) return { ok: false, reason: `local part "${printable(local)}" is not an RFC 5321 dot-atom` };
+  const domain = normaliseDomain(raw.slice(at + 1));
+  if (!domain.ok) return domain;
+  const key = `${local}@${domain.domain}`;
+  if (key.length > MAX_ADDRESS) return { ok: false, reason: `longer than ${MAX_ADDRESS} characters` };
+  return { ok: true, address: { key, local, domain: domain.domain } };
+}
+
+/** The U-label form of an A-label domain (for gateways with SMTPUTF8), or the domain itself. */
+export function unicodeDomain(domain: string): string {
+  if (!domain.split('.').some((label) => label.startsWith('xn--'))) return domain;
+  return domainToUnicode(domain) || domain;
+}
+
+/** The domain of a normalised key (`local@domain`). */
+export function domainOf(key: string): string {
+  return key.slice(key.lastIndexOf('@') + 1);
+}
+
+/** Show untrusted text in a message without letting it break the line or the terminal. */
+export function printable(text: string, max = 80): string {
+  const shown = JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+  return shown.slice(1, -1);
+}
