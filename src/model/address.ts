@@ -95,3 +95,13 @@ export function printable(text: string, max = 80): string {
   const shown = JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
   return shown.slice(1, -1);
 }
+
+/** Order of every rendered table: by domain, then local part, in plain code-unit order (as `LC_ALL=C sort`). */
+export function compareAddressKeys(a: string, b: string): number {
+  const da = domainOf(a);
+  const db = domainOf(b);
+  if (da !== db) return da < db ? -1 : 1;
+  const la = a.slice(0, a.length - da.length - 1);
+  const lb = b.slice(0, b.length - db.length - 1);
+  return la < lb ? -1 : la > lb ? 1 : 0;
+}
