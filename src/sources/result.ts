@@ -1,0 +1,47 @@
+/**
+ * The accumulator every parser fills: candidates and problems, in input order.
+ * Problem messages quote untrusted text through printable(), so a hostile line
+ * cannot break the report it appears in.
+ */
+import { printable } from '../model/address.js';
+import type { Candidate, ParseProblem, ParseResult } from './types.js';
+
+export class ResultBuilder {
+  private readonly candidates: Candidate[] = [];
+  private readonly problems: ParseProblem[] = [];
+
+  candidate(address: string, line: number): void {
+    this.candidates.push({ address, line });
+  }
+
+  problem(line: number, message: string): void {
+    this.problems.push({ line, message });
+  }
+
+  /** A problem that quotes the offending text, shortened and escaped. */
+  problemWithText(line: number, message: string, text: string): void {
+    this.problem(line, `${message}: "${printable(text)}"`);
+  }
+
+  result(): ParseResult {
+    return { candidates: this.candidates, problems: this.problems };
+  }
+}
+
+/** Whitespace or control characters anywhere: such a line is never one token. */
+export const HAS_SPACE_OR_CONTROL = /[\s\x00-\x1f\x7f]/u;
+
+/** Empty or whitespace-only. */
+export function isBlank(text: string): boolean {
+  return text.trim() === '';
+}
+
+/** First non-whitespace character is `#`. */
+export function isComment(text: string): boolean {
+  return text.trimStart().startsWith('#');
+}
+
+/** `local@domain` for every configured domain. */
+export function withDomains(local: string, domains: readonly string[]): string[] {
+  return domains.map((domain) => `${local}@${domain}`);
+}
