@@ -1,0 +1,172 @@
+/**
+ * Gateway tables: what each gateway's relay_recipients holds, per domain, as
+ * sorted unique address lists. A plan compares two of them; they can come from a
+ * snapshot (through a builder the caller passes in, owned by render/), from a
+ * rendered tree on disk, or from a git revision of that tree.
+ */
+import { execFile } from 'node:child_process';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ExitCode, RcptsyncError } from '../errors.js';
+import type { Snapshot } from '../model/snapshot.js';
+
+/** gateway -> domain -> addresses, sorted in code-unit order, unique. */
+export type GatewayTables = Map<string, Map<string, string[]>>;
+
+/** Builds tables from a snapshot (render/ owns the real one: role addresses, U-labels). */
+export type TablesFromSnapshot = (snapshot: Snapshot) => GatewayTables;
+
+export const RELAY_RECIPIENTS = 'relay_recipients';
+
+/** Code-unit order. Within one domain this is the order of compareAddressKeys and `LC_ALL=C sort` on the rendered lines. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** True when the list is strictly ascending (sorted and unique). */
+export function isSortedUnique(list: readonly string[]): boolean {
+  for (let i = 1; i < list.length; i++) {
+    if (!(list[i - 1]! < list[i]!)) return false;
+  }
+  return true;
+}
+
+/** The list itself when already sorted and unique, else a sorted unique copy. */
+export function sortedUnique(list: readonly string[]): string[] {
+  if (isSortedUnique(list)) return list as string[];
+  const sorted = [...list].sort(compareCodeUnits);
+  const out: string[] = [];
+  for (const item of sorted) if (out.length === 0 || out[out.length - 1] !== item) out.push(item);
+  return out;
+}
+
+/**
+ * Parse a relay_recipients map: `address OK` lines, `#` comments and blank lines
+ * skipped; the domain is what follows the last `@`. `where` names the file in errors.
+ */
+export function parseRelayRecipients(text: string, where: string): Map<string, string[]> {
+  const byDomain = new Map<string, string[]>();
+  let lineNo = 0;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    lineNo++;
+    const line = text.slice(start, end);
+    start = end + 1;
+    const first = line.charCodeAt(0);
+    // Fast path: a rendered line never starts with whitespace.
+    const trimmed = first === 32 || first === 9 || line.endsWith('\r') ? line.trim() : line;
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    const space = trimmed.search(/[ \t]/);
+    const key = space < 0 ? trimmed : trimmed.slice(0, space);
+    const at = key.lastIndexOf('@');
+    if (at <= 0 || at === key.length - 1) {
+      throw new RcptsyncError(`${where}:${lineNo}: not an address: ${JSON.stringify(key.slice(0, 80))}`, ExitCode.runtime);
+    }
+    const domain = key.slice(at + 1);
+    let list = byDomain.get(domain);
+    if (!list) byDomain.set(domain, (list = []));
+    list.push(key);
+  }
+  for (const [domain, list] of byDomain) byDomain.set(domain, sortedUnique(list));
+  return byDomain;
+}
+
+/** Tables with every list sorted and unique, and gateways and domains in sorted order. */
+export function normaliseTables(tables: GatewayTables): GatewayTables {
+  const out: GatewayTables = new Map();
+  for (const gateway of [...tables.keys()].sort(compareCodeUnits)) {
+    const domains = tables.get(gateway)!;
+    const sorted = new Map<string, string[]>();
+    for (const domain of [...domains.keys()].sort(compareCodeUnits)) sorted.set(domain, sortedUnique(domains.get(domain)!));
+    out.set(gateway, sorted);
+  }
+  return out;
+}
+
+/** Read `<dir>/<gateway>/relay_recipients` for every gateway directory of a rendered tree. */
+export async function tablesFromRenderedTree(dir: string): Promise<GatewayTables> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    throw new RcptsyncError(`${dir}: cannot read rendered tree: ${(error as Error).message}`, ExitCode.runtime);
+  }
+  const tables: GatewayTables = new Map();
+  // Hidden directories are staging areas of an atomic render, never gateways.
+  const gateways = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+  for (const gateway of gateways.sort(compareCodeUnits)) {
+    const file = path.join(dir, gateway, RELAY_RECIPIENTS);
+    let text: string;
+    try {
+      if (!(await stat(file)).isFile()) continue;
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new RcptsyncError(`${file}: ${(error as Error).message}`, ExitCode.runtime);
+    }
+    tables.set(gateway, parseRelayRecipients(text, file));
+  }
+  return tables;
+}
+
+function git(repoDir: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { cwd: repoDir, maxBuffer: 2 * 1024 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error) {
+        const code = typeof error.code === 'number' ? ` with exit code ${error.code}` : '';
+        reject(new RcptsyncError(`git ${args.join(' ')} failed${code} in ${repoDir}`, ExitCode.runtime, stderr.trim() || error.message));
+      } else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * Read the rendered tree at `treePath` as it was in git revision `rev` (e.g. HEAD).
+ * `treePath` may be absolute or relative to `repoDir`; it is resolved against the
+ * repository's top level, because `REV:path` is relative to it.
+ */
+export async function tablesFromGitRevision(repoDir: string, rev: string, treePath: string): Promise<GatewayTables> {
+  if (rev.startsWith('-')) throw new RcptsyncError(`invalid git revision "${rev}"`, ExitCode.usage);
+  const top = (await git(repoDir, ['rev-parse', '--show-toplevel'])).trim();
+  const absolute = path.resolve(repoDir, treePath);
+  let relative = path.relative(top, absolute).split(path.sep).join('/');
+  if (relative.startsWith('..')) throw new RcptsyncError(`${treePath} is outside the git repository ${top}`, ExitCode.usage);
+  if (relative === '') relative = '.';
+  const spec = relative === '.' ? `${rev}:` : `${rev}:${relative}`;
+  let listing: string;
+  try {
+    listing = await git(top, ['ls-tree', '-z', spec]);
+  } catch (error) {
+    throw new RcptsyncError(`${spec}: no such rendered tree in git revision ${rev}`, ExitCode.runtime, (error as RcptsyncError).detail);
+  }
+  const gateways: string[] = [];
+  for (const entry of listing.split('\0')) {
+    // `<mode> <type> <object>\t<name>`
+    const tab = entry.indexOf('\t');
+    if (tab < 0) continue;
+    const [, type] = entry.slice(0, tab).split(' ');
+    const name = entry.slice(tab + 1);
+    if (type === 'tree' && !name.startsWith('.')) gateways.push(name);
+  }
+  const tables: GatewayTables = new Map();
+  for (const gateway of gateways.sort(compareCodeUnits)) {
+    const filePath = relative === '.' ? `${gateway}/${RELAY_RECIPIENTS}` : `${relative}/${gateway}/${RELAY_RECIPIENTS}`;
+    const names = await git(top, ['ls-tree', '--name-only', `${rev}:${relative === '.' ? gateway : `${relative}/${gateway}`}`]);
+    if (!names.split('\n').includes(RELAY_RECIPIENTS)) continue;
+    const text = await git(top, ['cat-file', 'blob', `${rev}:${filePath}`]);
+    tables.set(gateway, parseRelayRecipients(text, `${rev}:${filePath}`));
+  }
+  return tables;
+}
+
+/** Entry counts per gateway and domain, sorted (for metrics and summaries). */
+export function countTables(tables: GatewayTables): Array<{ gateway: string; domain: string; count: number }> {
+  const out: Array<{ gateway: string; domain: string; count: number }> = [];
+  for (const gateway of [...tables.keys()].sort(compareCodeUnits)) {
+    const domains = tables.get(gateway)!;
+    for (const domain of [...domains.keys()].sort(compareCodeUnits)) out.push({ gateway, domain, count: domains.get(domain)!.length });
+  }
+  return out;
+}
