@@ -1,0 +1,79 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RcptsyncError } from '../../../src/errors.js';
+import type { Snapshot } from '../../../src/model/snapshot.js';
+import { writeFileAtomic } from '../../../src/state/atomic.js';
+import { defaultStateDir, loadLastKnownGood, saveLastKnownGood, stateFileFor } from '../../../src/state/last-known-good.js';
+
+const snapshot: Snapshot = {
+  format: 'rcptsync-snapshot',
+  version: 1,
+  sources: [{ host: 'lists1', index: 0, type: 'mailman3', label: 'sources[0] (mailman3)', addresses: ['a@x.example.org'], refused: 0 }],
+  gateways: [{ name: 'mx1', smtputf8: false, domains: [{ domain: 'x.example.org', nextHop: 'smtp:[lists1]:25', roleAddresses: true, allowEmpty: false }] }],
+};
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'rcptsync-state-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('state file location', () => {
+  it('defaults to <dirname(out)>/.rcptsync-state/<basename(out)>.snapshot.json', () => {
+    expect(defaultStateDir('/srv/rcptsync/rendered')).toBe('/srv/rcptsync/.rcptsync-state');
+    expect(stateFileFor(undefined, '/srv/rcptsync/rendered/')).toBe('/srv/rcptsync/.rcptsync-state/rendered.snapshot.json');
+    expect(stateFileFor('/var/lib/rcptsync', '/srv/rcptsync/rendered')).toBe('/var/lib/rcptsync/rendered.snapshot.json');
+    expect(stateFileFor(undefined, 'rendered')).toBe(path.join(process.cwd(), '.rcptsync-state', 'rendered.snapshot.json'));
+  });
+});
+
+describe('last-known-good', () => {
+  it('is undefined before the first run, and round-trips after a save', async () => {
+    const out = path.join(dir, 'rendered');
+    expect(await loadLastKnownGood(undefined, out)).toBeUndefined();
+    const file = await saveLastKnownGood(undefined, out, snapshot);
+    expect(file).toBe(path.join(dir, '.rcptsync-state', 'rendered.snapshot.json'));
+    expect(await loadLastKnownGood(undefined, out)).toEqual(snapshot);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    // No temporary file is left behind.
+    expect(await readdir(path.dirname(file))).toEqual(['rendered.snapshot.json']);
+  });
+
+  it('refuses a damaged state instead of treating it as a first run', async () => {
+    const out = path.join(dir, 'rendered');
+    const file = stateFileFor(undefined, out);
+    await mkdir(path.dirname(file), { recursive: true });
+    for (const [text, why] of [
+      ['{"format":"rcptsync-snapshot","version":1,"sources":[', /invalid JSON/],
+      ['{"format":"something-else","version":1,"sources":[],"gateways":[]}', /format is "something-else"/],
+      ['{"format":"rcptsync-snapshot","version":2,"sources":[],"gateways":[]}', /version 2 is not supported/],
+      ['{"format":"rcptsync-snapshot","version":1,"sources":[{"host":"h"}],"gateways":[]}', /sources\[0\] lacks/],
+      ['[]', /not a JSON object/],
+    ] as const) {
+      await writeFile(file, text);
+      const error = await loadLastKnownGood(undefined, out).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RcptsyncError);
+      expect((error as Error).message).toContain(`${file}: not a usable last-known-good state`);
+      expect((error as Error).message).toMatch(why);
+    }
+  });
+});
+
+describe('writeFileAtomic', () => {
+  it('replaces the whole file and leaves the old one whole when the write fails', async () => {
+    const file = path.join(dir, 'sub', 'x.json');
+    await writeFileAtomic(file, 'old\n');
+    await writeFileAtomic(file, 'new\n');
+    expect(await readFile(file, 'utf8')).toBe('new\n');
+    // The target is a directory: rename fails, the temporary file is removed.
+    const blocked = path.join(dir, 'blocked');
+    await mkdir(path.join(blocked, 'inner'), { recursive: true });
+    await expect(writeFileAtomic(blocked, 'x')).rejects.toThrow();
+    expect(await readdir(dir)).toEqual(['blocked', 'sub']);
+    expect(await readdir(path.join(dir, 'sub'))).toEqual(['x.json']);
+  });
+});
