@@ -206,6 +206,8 @@ export async function connectSsh(target: SshTarget): Promise<RemoteSession> {
 class Ssh2Session implements RemoteSession {
   readonly #aborts = new Set<(err: RcptsyncError) => void>();
   #closed = false;
+  /** Set once the connection dropped; later commands fail with it at once. */
+  #lostError: RcptsyncError | undefined;
 
   constructor(
     private readonly target: SshTarget,
@@ -213,9 +215,8 @@ class Ssh2Session implements RemoteSession {
   ) {
     // A connection lost mid-command fails that command instead of leaving it pending.
     const lost = (reason: string) => {
-      for (const abort of [...this.#aborts]) {
-        abort(new RcptsyncError(`${target.name}: SSH connection to ${where(target)} lost: ${reason}`));
-      }
+      this.#lostError ??= new RcptsyncError(`${target.name}: SSH connection to ${where(target)} lost: ${reason}`);
+      for (const abort of [...this.#aborts]) abort(this.#lostError);
     };
     client.on('error', (err: Error) => lost(err.message));
     client.on('close', () => lost('connection closed'));
@@ -230,6 +231,7 @@ class Ssh2Session implements RemoteSession {
   run(command: string, options: RunOptions): Promise<RunResult> {
     const { name } = this.target;
     if (this.#closed) return Promise.reject(new RcptsyncError(`${name}: SSH session already closed: ${command}`));
+    if (this.#lostError) return Promise.reject(this.#lostError);
 
     return new Promise<RunResult>((resolve, reject) => {
       let channel: ClientChannel | undefined;
@@ -295,7 +297,7 @@ class Ssh2Session implements RemoteSession {
         }
       };
 
-      this.client.exec(command, (err, stream) => {
+      const started = (err: Error | undefined, stream: ClientChannel): void => {
         if (err) {
           finish(new RcptsyncError(`${name}: cannot start command on ${where(this.target)}: ${err.message}: ${command}`));
           return;
@@ -352,7 +354,13 @@ class Ssh2Session implements RemoteSession {
             finish(e as Error);
           }
         });
-      });
+      };
+      try {
+        this.client.exec(command, started);
+      } catch (err) {
+        // ssh2 throws synchronously when the connection is already gone.
+        finish(new RcptsyncError(`${name}: cannot start command on ${where(this.target)}: ${(err as Error).message}: ${command}`));
+      }
     });
   }
 }

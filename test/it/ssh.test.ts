@@ -160,6 +160,33 @@ describe('commands over ssh', () => {
     expect(err).toBe(own);
   });
 
+  it('serves 50 connections at once (the collect benchmark relies on it)', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        withSession(async (s) => {
+          const options = collecting();
+          await s.run(`echo host${i}`, options);
+          return options.lines;
+        }),
+      ),
+    );
+    expect(results).toEqual(Array.from({ length: 50 }, (_, i) => [`host${i}`]));
+  });
+
+  it('reports a connection dropped mid-command, and refuses later commands on it', async () => {
+    const session = await connectSsh(target());
+    try {
+      // The command's parent is the sshd process serving this connection.
+      const err = await rejection(session.run('kill -9 $PPID; sleep 5', collecting()));
+      expect(err.message).toMatch(/^lists1: (SSH connection to 127\.0\.0\.1:\d+ lost|command ended without an exit status)/);
+      const again = await rejection(session.run('echo hi', collecting({ timeoutMs: 2000 })));
+      expect(again.message).toMatch(/^lists1: /);
+      expect(again.message).not.toContain('timed out');
+    } finally {
+      session.close();
+    }
+  });
+
   it('fails pending commands when the session is closed under them', async () => {
     const session = await connectSsh(target());
     const pending = session.run('sleep 30', collecting());
