@@ -300,6 +300,20 @@ describe('authentication and connecting', () => {
     expect(err.message).toBe(`lists1: cannot read SSH private key ${file}: ENOENT`);
   });
 
+  it('names a passphrase-protected private key it cannot use', async () => {
+    const file = join(sshd.dir, 'encrypted_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret', '-f', file], { stdio: 'ignore' });
+    const err = await rejection(connectSsh(target({ privateKeyFile: file })));
+    expect(err.message).toMatch(new RegExp(`^lists1: cannot use SSH private key ${file}: .*passphrase`));
+  });
+
+  it('refuses to connect with no key and no agent', async () => {
+    const err = await rejection(connectSsh(target({ privateKeyFile: undefined })));
+    expect(err.message).toBe(
+      `lists1: no SSH credentials for ${sshd.user}@${sshd.host}:${sshd.port}: set ansible_ssh_private_key_file or SSH_AUTH_SOCK`,
+    );
+  });
+
   it('fails fast and clearly on a closed port', async () => {
     const port = await freePort();
     const started = Date.now();
