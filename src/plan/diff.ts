@@ -3,7 +3,7 @@
  * gateway and per domain. Pure; a linear merge of sorted lists, so a million
  * entries cost one pass.
  */
-import { compareCodeUnits, sortedUnique, type GatewayTables } from './tables.js';
+import { compareAddresses, compareCodeUnits, sortedUnique, type GatewayTables } from './tables.js';
 
 export interface Counts {
   added: number;
@@ -41,7 +41,7 @@ export interface Plan {
 
 const EMPTY: readonly string[] = [];
 
-/** Merge two sorted unique lists into what was added and removed. */
+/** Merge two sorted unique lists (compareAddresses order) into what was added and removed. */
 export function diffSorted(before: readonly string[], after: readonly string[]): { added: string[]; removed: string[]; unchanged: number } {
   const added: string[] = [];
   const removed: string[] = [];
@@ -55,7 +55,7 @@ export function diffSorted(before: readonly string[], after: readonly string[]):
       unchanged++;
       i++;
       j++;
-    } else if (a < b) {
+    } else if (compareAddresses(a, b) < 0) {
       removed.push(a);
       i++;
     } else {

@@ -8,9 +8,11 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, RcptsyncError } from '../errors.js';
+import { unicodeDomain } from '../model/address.js';
 import type { Snapshot } from '../model/snapshot.js';
+import { buildGatewayTables } from '../model/snapshot-io.js';
 
-/** gateway -> domain -> addresses, sorted in code-unit order, unique. */
+/** gateway -> domain -> addresses, sorted (compareAddresses) and unique. */
 export type GatewayTables = Map<string, Map<string, string[]>>;
 
 /** Builds tables from a snapshot (render/ owns the real one: role addresses, U-labels). */
@@ -18,7 +20,28 @@ export type TablesFromSnapshot = (snapshot: Snapshot) => GatewayTables;
 
 export const RELAY_RECIPIENTS = 'relay_recipients';
 
-/** Code-unit order. Within one domain this is the order of compareAddressKeys and `LC_ALL=C sort` on the rendered lines. */
+/**
+ * The order of every table: by local part in code-unit order (a shorter local
+ * part that is a prefix of a longer one comes first), then by domain. Within one
+ * domain this is the renderer's order (snapshot-io), so lists built there need
+ * no sorting here.
+ */
+export function compareAddresses(a: string, b: string): number {
+  if (a === b) return 0;
+  const la = a.lastIndexOf('@');
+  const lb = b.lastIndexOf('@');
+  const n = la < lb ? la : lb;
+  for (let i = 0; i < n; i++) {
+    const d = a.charCodeAt(i) - b.charCodeAt(i);
+    if (d !== 0) return d;
+  }
+  if (la !== lb) return la - lb;
+  const da = a.slice(la);
+  const db = b.slice(lb);
+  return da < db ? -1 : da > db ? 1 : 0;
+}
+
+/** Plain code-unit order, for gateway and domain names. */
 export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -26,7 +49,7 @@ export function compareCodeUnits(a: string, b: string): number {
 /** True when the list is strictly ascending (sorted and unique). */
 export function isSortedUnique(list: readonly string[]): boolean {
   for (let i = 1; i < list.length; i++) {
-    if (!(list[i - 1]! < list[i]!)) return false;
+    if (compareAddresses(list[i - 1]!, list[i]!) >= 0) return false;
   }
   return true;
 }
@@ -34,7 +57,7 @@ export function isSortedUnique(list: readonly string[]): boolean {
 /** The list itself when already sorted and unique, else a sorted unique copy. */
 export function sortedUnique(list: readonly string[]): string[] {
   if (isSortedUnique(list)) return list as string[];
-  const sorted = [...list].sort(compareCodeUnits);
+  const sorted = [...list].sort(compareAddresses);
   const out: string[] = [];
   for (const item of sorted) if (out.length === 0 || out[out.length - 1] !== item) out.push(item);
   return out;
@@ -169,4 +192,26 @@ export function countTables(tables: GatewayTables): Array<{ gateway: string; dom
     for (const domain of [...domains.keys()].sort(compareCodeUnits)) out.push({ gateway, domain, count: domains.get(domain)!.length });
   }
   return out;
+}
+
+/**
+ * The tables a snapshot renders to, from the renderer's own builder: role
+ * addresses included; on SMTPUTF8 gateways an IDN domain is listed twice, as its
+ * A-label and as its U-label form, as relay_recipients carries both.
+ */
+export function tablesFromSnapshot(snapshot: Snapshot): GatewayTables {
+  const tables: GatewayTables = new Map();
+  for (const gateway of buildGatewayTables(snapshot)) {
+    const domains = new Map<string, string[]>();
+    for (const domain of gateway.domains) {
+      domains.set(domain.domain, domain.addresses);
+      const unicode = unicodeDomain(domain.domain);
+      if (gateway.smtputf8 && unicode !== domain.domain) {
+        const suffix = `@${unicode}`;
+        domains.set(unicode, domain.addresses.map((key) => `${key.slice(0, key.lastIndexOf('@'))}${suffix}`));
+      }
+    }
+    tables.set(gateway.gateway, domains);
+  }
+  return normaliseTables(tables);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { diffSorted, diffTables } from '../../../src/plan/diff.js';
-import type { GatewayTables } from '../../../src/plan/tables.js';
+import { sortedUnique, type GatewayTables } from '../../../src/plan/tables.js';
 
 function tables(spec: Record<string, Record<string, string[]>>): GatewayTables {
   return new Map(Object.entries(spec).map(([g, d]) => [g, new Map(Object.entries(d))]));
@@ -51,9 +51,10 @@ describe('diffTables', () => {
     expect(plan.totals).toEqual({ added: 0, removed: 0, unchanged: 2, before: 2, after: 2 });
   });
 
-  it('uses code-unit order, as LC_ALL=C sort does on the rendered lines', () => {
-    const plan = diffTables(tables({ g: { 'a.org': ['a@a.org'] } }), tables({ g: { 'a.org': ['a.b@a.org', 'a@a.org', 'B@a.org'] } }));
-    expect(plan.gateways[0]!.domains[0]!.added).toEqual(['B@a.org', 'a.b@a.org']);
+  it('orders by local part in code-unit order, a prefix first, as the renderer does', () => {
+    expect(sortedUnique(['a.b@a.org', 'a@a.org', 'B@a.org', 'a-@a.org', 'a@a.org'])).toEqual(['B@a.org', 'a@a.org', 'a-@a.org', 'a.b@a.org']);
+    const plan = diffTables(tables({ g: { 'a.org': ['a@a.org', 'a.c@a.org'] } }), tables({ g: { 'a.org': ['a.b@a.org', 'a@a.org', 'B@a.org'] } }));
+    expect(plan.gateways[0]!.domains[0]).toMatchObject({ added: ['B@a.org', 'a.b@a.org'], removed: ['a.c@a.org'], unchanged: 1 });
   });
 
   it('is linear enough for 1,000,000 entries', () => {

@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RcptsyncError } from '../../../src/errors.js';
+import type { Snapshot } from '../../../src/model/snapshot.js';
 import {
   countTables,
   parseRelayRecipients,
   tablesFromGitRevision,
   tablesFromRenderedTree,
+  tablesFromSnapshot,
   type GatewayTables,
 } from '../../../src/plan/tables.js';
 
@@ -120,4 +122,42 @@ describe('tablesFromRenderedTree and tablesFromGitRevision', () => {
     await writeTree(root, Object.fromEntries(Object.entries(files).map(([g, t]) => [`${g}/relay_recipients`, t])));
     return tablesFromRenderedTree(root);
   }
+});
+
+describe('tablesFromSnapshot', () => {
+  it("uses the renderer's builder: role addresses, U-label forms on SMTPUTF8 gateways, only relayed domains", () => {
+    const snapshot: Snapshot = {
+      format: 'rcptsync-snapshot',
+      version: 1,
+      sources: [
+        {
+          host: 'lists1',
+          index: 0,
+          type: 'mailman3',
+          label: 'sources[0] (mailman3)',
+          addresses: ['team@a.example.org', 'team-request@a.example.org', 'info@xn--bcher-kva.example', 'x@unrelayed.example'],
+          refused: 0,
+        },
+      ],
+      gateways: [
+        {
+          name: 'mx1',
+          smtputf8: true,
+          domains: [
+            { domain: 'a.example.org', nextHop: 'smtp:[lists1]:25', roleAddresses: true, allowEmpty: false },
+            { domain: 'xn--bcher-kva.example', nextHop: 'smtp:[lists1]:25', roleAddresses: false, allowEmpty: false },
+          ],
+        },
+        { name: 'mx2', smtputf8: false, domains: [{ domain: 'xn--bcher-kva.example', nextHop: 'smtp:[lists1]:25', roleAddresses: false, allowEmpty: false }] },
+      ],
+    };
+    expect(plain(tablesFromSnapshot(snapshot))).toEqual({
+      mx1: {
+        'a.example.org': ['abuse@a.example.org', 'postmaster@a.example.org', 'team@a.example.org', 'team-request@a.example.org'],
+        'bücher.example': ['info@bücher.example'],
+        'xn--bcher-kva.example': ['info@xn--bcher-kva.example'],
+      },
+      mx2: { 'xn--bcher-kva.example': ['info@xn--bcher-kva.example'] },
+    });
+  });
 });
