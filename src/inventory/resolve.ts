@@ -44,6 +44,8 @@ export interface ResolveOptions {
 }
 
 const MAX_INVENTORY_OUTPUT = 256 * 1024 * 1024;
+/** A dynamic inventory plugin may hang on a dead API; do not wait forever. */
+const INVENTORY_TIMEOUT_MS = 300_000;
 
 /**
  * Resolve an inventory. With `inventoryJson` the dump is read (and `inventory`, if
@@ -97,7 +99,7 @@ function runAnsibleInventory(inventoryPath: string, options: ResolveOptions): Pr
     ANSIBLE_FORCE_COLOR: '0',
   };
   return new Promise((resolvePromise, reject) => {
-    execFile(executable, args, { env, maxBuffer: MAX_INVENTORY_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(executable, args, { env, maxBuffer: MAX_INVENTORY_OUTPUT, timeout: INVENTORY_TIMEOUT_MS, encoding: 'utf8' }, (error, stdout, stderr) => {
       if (!error) {
         resolvePromise(stdout);
         return;
@@ -111,7 +113,14 @@ function runAnsibleInventory(inventoryPath: string, options: ResolveOptions): Pr
         );
         return;
       }
-      const exit = typeof code === 'number' ? `exit code ${code}` : error.signal ? `signal ${error.signal}` : String(code ?? error.message);
+      const exit =
+        typeof code === 'number'
+          ? `exit code ${code}`
+          : error.killed
+            ? `a timeout after ${INVENTORY_TIMEOUT_MS / 1000} s`
+            : error.signal
+              ? `signal ${error.signal}`
+              : String(code ?? error.message);
       reject(new RcptsyncError(`inventory could not be resolved: command failed with ${exit}: ${shown}`, ExitCode.usage, stderr.trim() || undefined));
     });
   });

@@ -1,7 +1,11 @@
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ExitCode, type ConfigProblem } from '../../../src/errors.js';
 import { parseInventoryJson, resolveInventory, type ResolvedInventory } from '../../../src/inventory/resolve.js';
 import { checkInventory, closest, formatPath, validateInventory } from '../../../src/inventory/validate.js';
+import { SCHEMAS_DIR } from '../../../src/inventory/schemas.js';
 
 const BAD = 'test/fixtures/inventory/bad';
 
@@ -216,6 +220,27 @@ describe('validation rules', () => {
       'lists1 rcptsync_sources',
       ...sources.map((_, i) => `lists2 rcptsync_sources[${i}].addresses`),
     ]);
+  });
+});
+
+describe('playbook variables', () => {
+  it('knows the control-node variables of schemas/playbook-vars.schema.json when the file exists', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rcptsync-schemas-'));
+    try {
+      for (const name of ['source.schema.json', 'list-server.schema.json', 'gateway.schema.json']) copyFileSync(join(SCHEMAS_DIR, name), join(dir, name));
+      const hostvars = { lists1: { ...goodList, rcptsync_rendered_dir: 'rendered' }, mx1: { ...goodGateway, rcptsync_rendered_dir: 'rendered' } };
+      expect(checkInventory(inventoryOf(hostvars), { schemasDir: dir }).problems.map((p) => p.message)).toEqual([
+        'unknown variable rcptsync_rendered_dir',
+        'unknown variable rcptsync_rendered_dir',
+      ]);
+      const playbook = { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { rcptsync_rendered_dir: { type: 'string' } } };
+      writeFileSync(join(dir, 'playbook-vars.schema.json'), JSON.stringify(playbook));
+      // A fresh directory path, so the schema cache does not answer.
+      const again = `${dir}/.`;
+      expect(checkInventory(inventoryOf(hostvars), { schemasDir: again }).problems).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
