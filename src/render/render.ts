@@ -1,0 +1,266 @@
+/**
+ * Snapshot -> rendered tree. Per gateway, into `<outDir>/<gateway>/`:
+ * relay_recipients, relay_domains, transport and vars.yml; plus
+ * `<outDir>/manifest.json`. The same snapshot always gives the same bytes: the
+ * order is by domain, then local part; no time, no host name, no path of the
+ * machine that rendered it.
+ *
+ * The whole tree is written beside outDir and swapped in (swap.ts), so a failed
+ * or interrupted run leaves the previous tree as it was.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { domainToASCII } from 'node:url';
+import { ConfigError, ExitCode, RcptsyncError, type ConfigProblem } from '../errors.js';
+import { unicodeDomain } from '../model/address.js';
+import { buildGatewayTables, checkSnapshotSettings, compareCodePoints, type GatewayTable } from '../model/snapshot-io.js';
+import type { Snapshot } from '../model/snapshot.js';
+import { MANIFEST_VERSION, serialiseManifest, type GatewayManifest, type Manifest, type TableFileEntry } from './manifest.js';
+import { writeRenderedFile, type FileFigures } from './output.js';
+import { MANIFEST_FILE, MANIFEST_FORMAT, assertReplaceable, recoverInterruptedSwap, swapInTree, syncDirectory, treePaths, type SwapStep } from './swap.js';
+import { loadTemplates, trustAddressList, type RenderedFile } from './templates.js';
+
+export type RenderStep = 'written' | SwapStep;
+
+export interface RenderOptions {
+  outDir: string;
+  /** A folder of the user's templates; each one missing there comes from the built-in set. */
+  templatesDir?: string;
+  /** Called after each step of the write-and-swap; tests use it to interrupt a run at a chosen point. */
+  onStep?: (step: RenderStep) => void;
+}
+
+export interface GatewaySummary {
+  name: string;
+  /** Domains as rendered (an IDN with SMTPUTF8 counts twice: A-label and U-label). */
+  domains: number;
+  /** relay_recipients lines. */
+  entries: number;
+  /** `host label` of each contributing source. */
+  sources: string[];
+}
+
+export interface RenderSummary {
+  outDir: string;
+  gateways: GatewaySummary[];
+  manifest: Manifest;
+  /** What was repaired from an interrupted earlier run, if anything. */
+  recovered: string[];
+}
+
+/** One domain as the templates see it. Every string in it has been validated. */
+export interface DomainView {
+  /** The name as written in the files: the A-label, or its U-label form. */
+  domain: string;
+  alabel: string;
+  unicode: boolean;
+  nextHop: string;
+  /** Lines this domain has in relay_recipients. */
+  entries: number;
+  roleAddresses: boolean;
+  allowEmpty: boolean;
+  /** `host label` of each source that filled the domain. */
+  sources: string[];
+  /** `local@domain` keys, sorted, unique; for `{{table addresses "OK"}}`. */
+  addresses: readonly string[];
+}
+
+export interface SourceView {
+  host: string;
+  label: string;
+  type: string;
+  index: number;
+}
+
+/** What every template of one gateway is rendered with. */
+export interface GatewayContext {
+  gateway: string;
+  smtputf8: boolean;
+  totals: { sources: number; domains: number; entries: number };
+  sources: SourceView[];
+  domains: DomainView[];
+  /** The Ansible vars file's content; render it with `{{yaml vars}}`. */
+  vars: {
+    rcptsync_rendered: {
+      gateway: string;
+      relay_domains: string[];
+      transport: Record<string, string>;
+      entries: Record<string, number>;
+    };
+  };
+}
+
+const IDN_LABEL = /(?:^|\.)xn--/;
+const SAFE_ULABEL = /^[^\s\p{C}\p{Z}#@"\\]+$/u;
+
+/** The templates' view of each gateway, with U-label forms added where the gateway has SMTPUTF8. */
+export function gatewayContexts(snapshot: Snapshot, tables: GatewayTable[] = buildGatewayTables(snapshot)): GatewayContext[] {
+  const byName = [...tables].sort((a, b) => (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0));
+  return byName.map((table) => {
+    const sourceName = (s: number): string => `${snapshot.sources[s]!.host} ${snapshot.sources[s]!.label}`;
+    const domains: DomainView[] = [];
+    for (const d of table.domains) {
+      const view: DomainView = {
+        domain: d.domain,
+        alabel: d.domain,
+        unicode: false,
+        nextHop: d.nextHop,
+        entries: d.addresses.length,
+        roleAddresses: d.roleAddresses,
+        allowEmpty: d.allowEmpty,
+        sources: d.sources.map(sourceName).sort(),
+        addresses: trustAddressList(d.addresses),
+      };
+      domains.push(view);
+      if (!table.smtputf8 || !IDN_LABEL.test(d.domain)) continue;
+      const ulabel = unicodeDomain(d.domain);
+      if (ulabel === d.domain) continue;
+      if (!SAFE_ULABEL.test(ulabel) || domainToASCII(ulabel) !== d.domain) {
+        throw new RcptsyncError(`gateway ${table.gateway}: domain ${d.domain} has no usable U-label form for SMTPUTF8`, ExitCode.usage);
+      }
+      const cut = d.domain.length;
+      domains.push({
+        ...view,
+        domain: ulabel,
+        unicode: true,
+        addresses: trustAddressList(d.addresses.map((key) => key.slice(0, key.length - cut) + ulabel)),
+      });
+    }
+    domains.sort((a, b) => compareCodePoints(a.domain, b.domain));
+    const sources = table.sources
+      .map((s): SourceView => {
+        const { host, label, type, index } = snapshot.sources[s]!;
+        return { host, label, type, index };
+      })
+      .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.index - b.index));
+    const entries = domains.reduce((sum, d) => sum + d.entries, 0);
+    return {
+      gateway: table.gateway,
+      smtputf8: table.smtputf8,
+      totals: { sources: sources.length, domains: domains.length, entries },
+      sources,
+      domains,
+      vars: {
+        rcptsync_rendered: {
+          gateway: table.gateway,
+          relay_domains: domains.map((d) => d.domain),
+          transport: Object.fromEntries(domains.map((d) => [d.domain, d.nextHop])),
+          entries: Object.fromEntries(domains.map((d) => [d.domain, d.entries])),
+        },
+      },
+    };
+  });
+}
+
+/**
+ * What each gateway's relay_recipients will hold: gateway -> domain (as written,
+ * A-label or U-label) -> keys. The shape plan/ compares (TablesFromSnapshot).
+ */
+export function renderedTables(snapshot: Snapshot): Map<string, Map<string, string[]>> {
+  checkSnapshotSettings(snapshot);
+  const tables = new Map<string, Map<string, string[]>>();
+  for (const context of gatewayContexts(snapshot)) {
+    tables.set(context.gateway, new Map(context.domains.map((d) => [d.domain, [...d.addresses]])));
+  }
+  return tables;
+}
+
+/** A relayed domain that no source fills is an error, unless it is declared empty. */
+function emptyDomainProblems(tables: GatewayTable[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const table of tables) {
+    for (const d of table.domains) {
+      if (d.collected.length === 0 && !d.allowEmpty) {
+        problems.push({
+          host: table.gateway,
+          path: `rcptsync_relay_domains.${d.domain}`,
+          message: `no source provides any address for ${d.domain} (role addresses do not count); declare the domain empty if that is intended`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Render the snapshot into outDir, atomically. */
+export async function renderTree(snapshot: Snapshot, options: RenderOptions): Promise<RenderSummary> {
+  const paths = treePaths(options.outDir);
+  const recovered = recoverInterruptedSwap(paths.outDir);
+  assertReplaceable(paths.outDir);
+  checkSnapshotSettings(snapshot);
+  const templates = loadTemplates(options.templatesDir);
+  const tables = buildGatewayTables(snapshot);
+  const empty = emptyDomainProblems(tables);
+  if (empty.length > 0) throw new ConfigError(empty);
+  const contexts = gatewayContexts(snapshot, tables);
+
+  mkdirSync(paths.parent, { recursive: true });
+  mkdirSync(paths.newDir);
+  const manifest: Manifest = { format: MANIFEST_FORMAT, version: MANIFEST_VERSION, gateways: {} };
+  try {
+    for (const context of contexts) {
+      const dir = path.join(paths.newDir, context.gateway);
+      mkdirSync(dir);
+      const figures = {} as Record<RenderedFile, FileFigures>;
+      for (const file of ['relay_recipients', 'relay_domains', 'transport', 'vars.yml'] as const) {
+        const { output, tables: pending } = templates.render(file, context);
+        figures[file] = writeRenderedFile(path.join(dir, file), output, pending, {
+          kind: file === 'vars.yml' ? 'yaml' : 'postfix-table',
+          refuseCatchAll: file === 'relay_recipients',
+          where: templates.origin(file),
+        });
+      }
+      // A custom template must not drop (or repeat) addresses: a smaller map rejects valid mail.
+      if (figures.relay_recipients.entries !== context.totals.entries) {
+        throw new RcptsyncError(
+          `template ${templates.origin('relay_recipients')}: gateway ${context.gateway}: rendered ${figures.relay_recipients.entries} entries, expected ${context.totals.entries}`,
+          ExitCode.usage,
+        );
+      }
+      syncDirectory(dir);
+      manifest.gateways[context.gateway] = gatewayManifest(context, figures);
+    }
+    writeFileSync(path.join(paths.newDir, MANIFEST_FILE), serialiseManifest(manifest), { flag: 'wx', flush: true });
+    syncDirectory(paths.newDir);
+    options.onStep?.('written');
+    swap(paths, options.onStep);
+  } catch (error) {
+    rmSync(paths.newDir, { recursive: true, force: true });
+    throw error instanceof RcptsyncError ? error : new RcptsyncError(`cannot render into ${paths.outDir}: ${(error as Error).message}`, ExitCode.runtime);
+  }
+  return {
+    outDir: paths.outDir,
+    recovered,
+    manifest,
+    gateways: contexts.map((c) => ({ name: c.gateway, domains: c.totals.domains, entries: c.totals.entries, sources: c.sources.map((s) => `${s.host} ${s.label}`) })),
+  };
+}
+
+function swap(paths: ReturnType<typeof treePaths>, onStep?: (step: RenderStep) => void): void {
+  try {
+    swapInTree(paths, onStep);
+  } catch (error) {
+    // A failed second rename: put the old tree back rather than leave no tree.
+    try {
+      recoverInterruptedSwap(paths.outDir);
+    } catch {
+      // The next run repairs it.
+    }
+    throw error;
+  }
+}
+
+function gatewayManifest(context: GatewayContext, figures: Record<RenderedFile, FileFigures>): GatewayManifest {
+  const table = (f: FileFigures): TableFileEntry => ({ sha256: f.sha256, entries: f.entries, bytes: f.bytes });
+  const domains: Record<string, { entries: number }> = {};
+  for (const d of context.domains) domains[d.domain] = { entries: d.entries };
+  return {
+    files: {
+      relay_recipients: table(figures.relay_recipients),
+      relay_domains: table(figures.relay_domains),
+      transport: table(figures.transport),
+      'vars.yml': { sha256: figures['vars.yml'].sha256, bytes: figures['vars.yml'].bytes },
+    },
+    domains,
+  };
+}
