@@ -7,6 +7,7 @@ import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import type { DomainSettings, GatewaySettings } from '../model/snapshot.js';
 import { normaliseDomain } from '../model/address.js';
 import type { SourceConfig } from '../sources/types.js';
+import type { SshTarget } from '../transport/types.js';
 import type { GatewayPolicy, Inventory, ListServer, Thresholds } from './model.js';
 import { isRecord, resolveInventory, type ResolvedInventory } from './resolve.js';
 import { parsePort, validateInventory, type ValidateOptions } from './validate.js';
@@ -49,29 +50,37 @@ export function buildInventory(resolved: ResolvedInventory, options: Omit<LoadOp
   const listServers = validated.listServers.map((name) => buildListServer(name, resolved.hostvars[name] ?? {}, env));
   const gateways = validated.gateways.map((name) => buildGateway(name, resolved.hostvars[name] ?? {}));
   const policies = validated.gateways.map((name) => buildPolicy(name, resolved.hostvars[name] ?? {}));
-  return { listServers, gateways, policies };
+  const gatewayTargets = validated.gateways.map((name) => sshTargetOf(name, resolved.hostvars[name] ?? {}, env));
+  return { listServers, gateways, policies, gatewayTargets };
 }
 
 function buildListServer(name: string, vars: Record<string, unknown>, env: NodeJS.ProcessEnv): ListServer {
   const str = (key: string): string | undefined => (typeof vars[key] === 'string' ? (vars[key] as string) : undefined);
   const num = (key: string, fallback: number): number => (typeof vars[key] === 'number' ? (vars[key] as number) : fallback);
-  const keyFile = str('ansible_ssh_private_key_file') ?? str('ansible_private_key_file');
-  const agentSocket = env['SSH_AUTH_SOCK'];
   return {
     name,
-    ssh: {
-      name,
-      host: str('ansible_host') ?? str('ansible_ssh_host') ?? name,
-      port: parsePort(vars['ansible_port'] ?? vars['ansible_ssh_port']) ?? DEFAULTS.sshPort,
-      user: str('ansible_user') ?? str('ansible_ssh_user') ?? currentUser(env),
-      ...(keyFile ? { privateKeyFile: expandPath(keyFile, env) } : {}),
-      ...(agentSocket ? { agentSocket } : {}),
-      knownHostsFile: expandPath(str('rcptsync_known_hosts_file') ?? DEFAULTS.knownHostsFile, env),
-      connectTimeoutMs: Math.round(num('rcptsync_connect_timeout', DEFAULTS.connectTimeoutSeconds) * 1000),
-    },
+    ssh: sshTargetOf(name, vars, env),
     sources: (vars['rcptsync_sources'] as Record<string, unknown>[]).map(buildSource),
     commandTimeoutMs: Math.round(num('rcptsync_command_timeout', DEFAULTS.commandTimeoutSeconds) * 1000),
     maxOutputBytes: num('rcptsync_max_output_bytes', DEFAULTS.maxOutputBytes),
+  };
+}
+
+/** How to reach a host over SSH, from the usual Ansible variables (list servers, and gateways for `status`). */
+export function sshTargetOf(name: string, vars: Record<string, unknown>, env: NodeJS.ProcessEnv): SshTarget {
+  const str = (key: string): string | undefined => (typeof vars[key] === 'string' ? (vars[key] as string) : undefined);
+  const keyFile = str('ansible_ssh_private_key_file') ?? str('ansible_private_key_file');
+  const agentSocket = env['SSH_AUTH_SOCK'];
+  const connectTimeout = typeof vars['rcptsync_connect_timeout'] === 'number' ? vars['rcptsync_connect_timeout'] : DEFAULTS.connectTimeoutSeconds;
+  return {
+    name,
+    host: str('ansible_host') ?? str('ansible_ssh_host') ?? name,
+    port: parsePort(vars['ansible_port'] ?? vars['ansible_ssh_port']) ?? DEFAULTS.sshPort,
+    user: str('ansible_user') ?? str('ansible_ssh_user') ?? currentUser(env),
+    ...(keyFile ? { privateKeyFile: expandPath(keyFile, env) } : {}),
+    ...(agentSocket ? { agentSocket } : {}),
+    knownHostsFile: expandPath(str('rcptsync_known_hosts_file') ?? DEFAULTS.knownHostsFile, env),
+    connectTimeoutMs: Math.round(connectTimeout * 1000),
   };
 }
 

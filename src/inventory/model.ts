@@ -38,4 +38,6 @@ export interface Inventory {
   listServers: ListServer[];
   gateways: GatewaySettings[];
   policies: GatewayPolicy[];
+  /** How to reach each gateway over SSH (for `status`), in the order of `gateways`' group. */
+  gatewayTargets: SshTarget[];
 }

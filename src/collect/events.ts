@@ -1,0 +1,18 @@
+/** What the collector tells the outside world while it works (progress, warnings). */
+export interface RefusedEntry {
+  host: string;
+  source: string;
+  line: number;
+  reason: string;
+  /** The offending text, made printable. */
+  text: string;
+}
+
+export type CollectEvent =
+  | { event: 'host-start'; host: string; sources: number; remote: boolean }
+  | { event: 'source-done'; host: string; source: string; addresses: number; refused: number; ms: number }
+  | { event: 'host-done'; host: string; addresses: number; ms: number }
+  | { event: 'host-failed'; host: string; error: string; detail?: string }
+  | ({ event: 'refused-entry' } & RefusedEntry);
+
+export type CollectListener = (event: CollectEvent) => void;

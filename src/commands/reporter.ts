@@ -1,0 +1,78 @@
+/**
+ * How a run shows itself: progress per host on a terminal, one JSON object per
+ * event with --json (for cron and log shippers), and a closing summary.
+ */
+import type { CollectEvent } from '../collect/events.js';
+import { domainOf } from '../model/address.js';
+import type { Snapshot } from '../model/snapshot.js';
+import type { Io } from './io.js';
+
+export interface Reporter {
+  event(event: CollectEvent | Record<string, unknown>): void;
+  info(text: string): void;
+  /** Everything after the run: summary tables, plan, final line. */
+  result(text: string, data?: Record<string, unknown>): void;
+}
+
+export function createReporter(io: Io, json: boolean): Reporter {
+  if (json) {
+    const write = (object: Record<string, unknown>): void => {
+      io.stdout.write(`${JSON.stringify(object)}\n`);
+    };
+    return {
+      event: (event) => write(event as Record<string, unknown>),
+      info: (text) => write({ event: 'info', message: text }),
+      result: (_text, data) => write({ event: 'result', ...(data ?? {}) }),
+    };
+  }
+  return {
+    event: (event) => {
+      const line = describeEvent(event as CollectEvent);
+      if (line && (io.isTTY || event.event !== 'host-start')) io.stderr.write(`${line}\n`);
+    },
+    info: (text) => io.stderr.write(`${text}\n`),
+    result: (text) => io.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  };
+}
+
+function describeEvent(event: CollectEvent): string | undefined {
+  switch (event.event) {
+    case 'host-start':
+      return `${event.host}: ${event.remote ? 'connecting' : 'static sources only, no connection'} (${event.sources} source${event.sources === 1 ? '' : 's'})`;
+    case 'source-done':
+      return `${event.host}: ${event.source}: ${fmt(event.addresses)} addresses${event.refused ? `, ${fmt(event.refused)} refused` : ''} (${(event.ms / 1000).toFixed(1)} s)`;
+    case 'host-done':
+      return `${event.host}: done, ${fmt(event.addresses)} addresses (${(event.ms / 1000).toFixed(1)} s)`;
+    case 'host-failed':
+      return `${event.host}: FAILED: ${event.error}`;
+    case 'refused-entry':
+      return `warning: ${event.host}: ${event.source}: line ${event.line}: ${event.reason}${event.text ? `: "${event.text}"` : ''} (skipped)`;
+    default:
+      return undefined;
+  }
+}
+
+export function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Addresses per source and per domain, from a snapshot; stable order. */
+export function collectionSummary(snapshot: Snapshot, refusedCount: number): { text: string; data: Record<string, unknown> } {
+  const perSource = snapshot.sources.map((s) => ({ host: s.host, source: s.label, addresses: s.addresses.length, refused: s.refused }));
+  const perDomain = new Map<string, Set<string>>();
+  for (const source of snapshot.sources) {
+    for (const key of source.addresses) {
+      const domain = domainOf(key);
+      let set = perDomain.get(domain);
+      if (!set) perDomain.set(domain, (set = new Set()));
+      set.add(key);
+    }
+  }
+  const domains = [...perDomain.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([domain, set]) => ({ domain, addresses: set.size }));
+  const lines = ['Addresses per source:'];
+  for (const s of perSource) lines.push(`  ${s.host} ${s.source}: ${fmt(s.addresses)}${s.refused ? ` (${fmt(s.refused)} refused)` : ''}`);
+  lines.push('Addresses per domain:');
+  for (const d of domains) lines.push(`  ${d.domain}: ${fmt(d.addresses)}`);
+  lines.push(`Warnings: ${fmt(refusedCount)} refused entr${refusedCount === 1 ? 'y' : 'ies'}`);
+  return { text: lines.join('\n'), data: { sources: perSource, domains, refused: refusedCount } };
+}
