@@ -68,7 +68,7 @@ export class ConfigError extends RcptsyncError {
         ? `invalid configuration: ${formatProblem(problems[0]!)}`
         : `invalid configuration: ${problems.length} problems`,
       ExitCode.usage,
-      problems.map(formatProblem).join('\n'),
+      problems.length === 1 ? undefined : problems.map(formatProblem).join('\n'),
     );
   }
 }

@@ -5,6 +5,7 @@
 import type { CollectEvent } from '../collect/events.js';
 import { domainOf } from '../model/address.js';
 import type { Snapshot } from '../model/snapshot.js';
+import { formatCount } from '../plan/guard.js';
 import type { Io } from './io.js';
 
 export interface Reporter {
@@ -52,9 +53,8 @@ function describeEvent(event: CollectEvent): string | undefined {
   }
 }
 
-export function fmt(n: number): string {
-  return n.toLocaleString('en-US');
-}
+/** Thousands separators, independent of the locale (and of ICU's slow first call). */
+export const fmt = formatCount;
 
 /** Addresses per source and per domain, from a snapshot; stable order. */
 export function collectionSummary(snapshot: Snapshot, refusedCount: number): { text: string; data: Record<string, unknown> } {

@@ -1,0 +1,68 @@
+/**
+ * Run the built CLI (dist/bin.js) as a real child process, the way cron and
+ * Ansible run it, and build throwaway inventories for it.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = join(REPO, 'dist', 'bin.js');
+
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function rcptsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): CliResult {
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? REPO,
+    env: { ...process.env, SSH_AUTH_SOCK: '', ...options.env },
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.error) throw result.error;
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A pre-resolved inventory (the shape of `ansible-inventory --list`). */
+export function writeInventoryJson(
+  file: string,
+  groups: { list_servers: Record<string, Record<string, unknown>>; mail_gateways: Record<string, Record<string, unknown>> },
+): string {
+  const hostvars: Record<string, Record<string, unknown>> = { ...groups.list_servers, ...groups.mail_gateways };
+  const json = {
+    _meta: { hostvars },
+    all: { children: ['ungrouped', 'list_servers', 'mail_gateways'] },
+    list_servers: { hosts: Object.keys(groups.list_servers) },
+    mail_gateways: { hosts: Object.keys(groups.mail_gateways) },
+  };
+  writeFileSync(file, JSON.stringify(json, null, 2));
+  return file;
+}
+
+/** Every file under a directory with its sha256, to prove a tree was not touched. */
+export function treeDigest(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, prefix: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path, `${prefix}${name}/`);
+      else out[`${prefix}${name}`] = createHash('sha256').update(readFileSync(path)).digest('hex');
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+/** The `address OK` lines of a rendered relay_recipients file (header comments dropped). */
+export function tableKeys(file: string): string[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.split(/\s+/)[0]!);
+}

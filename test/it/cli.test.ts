@@ -1,0 +1,140 @@
+/**
+ * The CLI end to end against a real OpenSSH sshd on loopback: sync, collect +
+ * render, plan and the JSON event stream. Remote "list servers" print captured
+ * Mailman 3 output with `cat`, so the parsers meet real bytes over real SSH.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { rcptsync, REPO, tableKeys, treeDigest, writeInventoryJson } from '../helpers/cli.js';
+
+let sshd: Sshd;
+let dir: string;
+
+const MAILMAN_LISTS = join(REPO, 'test/fixtures/sources/mailman3/lists.txt');
+
+function inventory(name: string, sources: unknown[], extraGateway: Record<string, unknown> = {}): string {
+  return writeInventoryJson(join(dir, `${name}.json`), {
+    list_servers: {
+      lists1: {
+        ansible_host: sshd.host,
+        ansible_port: sshd.port,
+        ansible_user: sshd.user,
+        ansible_ssh_private_key_file: sshd.privateKeyFile,
+        rcptsync_known_hosts_file: sshd.knownHostsFile,
+        rcptsync_command_timeout: 10,
+        rcptsync_sources: sources,
+      },
+    },
+    mail_gateways: {
+      mx1: { rcptsync_relay_domains: { 'lists.example.test': 'smtp:[10.0.0.1]:25' }, ...extraGateway },
+      mx2: { rcptsync_relay_domains: { 'community.example.org': 'smtp:[10.0.0.1]:25' } },
+    },
+  });
+}
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  dir = mkdtempSync(join(tmpdir(), 'rcptsync-cli-'));
+  copyFileSync(MAILMAN_LISTS, join(dir, 'lists.txt'));
+  writeFileSync(join(dir, 'aliases'), '# local aliases\nhelpdesk: root\nsales: bob,\n  alice\n');
+});
+
+afterAll(async () => {
+  await sshd?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('rcptsync over a real sshd', () => {
+  it('syncs Mailman lists and aliases into per-gateway tables', () => {
+    const inv = inventory('basic', [
+      { type: 'mailman3', command: `cat ${join(dir, 'lists.txt')}` },
+      { type: 'aliases', path: join(dir, 'aliases'), domains: ['lists.example.test'] },
+    ]);
+    const out = join(dir, 'rendered');
+    const result = rcptsync(['sync', '--inventory-json', inv, '-o', out]);
+    expect(result.stderr).not.toMatch(/error/);
+    expect(result.status).toBe(0);
+    const mx1 = tableKeys(join(out, 'mx1', 'relay_recipients'));
+    expect(mx1).toContain('helpdesk@lists.example.test');
+    expect(mx1).toContain('sales@lists.example.test');
+    expect(mx1).toContain('postmaster@lists.example.test');
+    expect(mx1).toContain('abuse@lists.example.test');
+    // Every list of the captured output with its eight sub-addresses.
+    const lists = readFileSync(join(dir, 'lists.txt'), 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim())
+      .filter((l) => l.endsWith('@lists.example.test'));
+    expect(lists.length).toBeGreaterThan(0);
+    for (const list of lists) {
+      const [name, domain] = list.split('@');
+      for (const suffix of ['', '-bounces', '-confirm', '-join', '-leave', '-owner', '-request', '-subscribe', '-unsubscribe']) {
+        expect(mx1).toContain(`${name}${suffix}@${domain}`);
+      }
+    }
+    // mx1 holds only its own domain.
+    expect(mx1.every((k) => k.endsWith('@lists.example.test'))).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.gateways.mx1.files.relay_recipients.entries).toBe(mx1.length);
+    expect(readFileSync(join(out, 'mx1', 'transport'), 'utf8')).toMatch(/^lists\.example\.test\s+smtp:\[10\.0\.0\.1\]:25$/m);
+  });
+
+  it('collect then render gives the same bytes as sync', () => {
+    const inv = inventory('split', [{ type: 'mailman3', command: `cat ${join(dir, 'lists.txt')}` }]);
+    const a = join(dir, 'split-a');
+    const b = join(dir, 'split-b');
+    expect(rcptsync(['sync', '--inventory-json', inv, '-o', a]).status).toBe(0);
+    const snapshot = join(dir, 'split.snapshot.json');
+    expect(rcptsync(['collect', '--inventory-json', inv, '-s', snapshot]).status).toBe(0);
+    const rendered = rcptsync(['render', '-s', snapshot, '-o', b, '--inventory-json', inv]);
+    expect(rendered.status).toBe(0);
+    expect(treeDigest(b)).toEqual(treeDigest(a));
+  });
+
+  it('plan shows nothing to change after a sync, and a change after a list appears', () => {
+    const listsFile = join(dir, 'plan-lists.txt');
+    writeFileSync(listsFile, '2 matching mailing lists found:\nannounce@lists.example.test\ngeneral@community.example.org   \n');
+    const inv = inventory('plan', [{ type: 'mailman3', command: `cat ${listsFile}` }]);
+    const out = join(dir, 'plan-out');
+    expect(rcptsync(['sync', '--inventory-json', inv, '-o', out]).status).toBe(0);
+    const same = rcptsync(['plan', '--inventory-json', inv, '-o', out, '--expect-no-changes']);
+    expect(same.status).toBe(0);
+    expect(same.stdout).toMatch(/Plan: 0 to add, 0 to remove/);
+
+    writeFileSync(listsFile, '3 matching mailing lists found:\nannounce@lists.example.test\nstaff@lists.example.test\ngeneral@community.example.org\n');
+    const before = treeDigest(out);
+    const changed = rcptsync(['plan', '--inventory-json', inv, '-o', out, '--expect-no-changes', '--format', 'json']);
+    expect(changed.status).toBe(4);
+    const plan = JSON.parse(changed.stdout);
+    expect(JSON.stringify(plan)).toContain('staff-bounces@lists.example.test');
+    expect(treeDigest(out)).toEqual(before); // plan writes nothing
+  });
+
+  it('emits one JSON object per event with --json', () => {
+    const inv = inventory('json', [{ type: 'mailman3', command: `cat ${join(dir, 'lists.txt')}` }]);
+    const result = rcptsync(['sync', '--inventory-json', inv, '-o', join(dir, 'json-out'), '--json']);
+    expect(result.status).toBe(0);
+    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['host-start', 'source-done', 'host-done', 'result']));
+  });
+
+  it('does not connect to a host with only static sources', () => {
+    const inv = writeInventoryJson(join(dir, 'static.json'), {
+      list_servers: {
+        // Port 1 on loopback: any connection attempt would fail the run.
+        lists9: { ansible_host: '127.0.0.1', ansible_port: 1, rcptsync_sources: [{ type: 'static', addresses: ['Info@Lists.Example.TEST'] }] },
+      },
+      mail_gateways: { mx1: { rcptsync_relay_domains: { 'lists.example.test': 'smtp:[10.0.0.1]:25' } } },
+    });
+    const out = join(dir, 'static-out');
+    const result = rcptsync(['sync', '--inventory-json', inv, '-o', out, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const start = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.event === 'host-start');
+    expect(start).toMatchObject({ host: 'lists9', remote: false });
+    expect(tableKeys(join(out, 'mx1', 'relay_recipients'))).toContain('info@lists.example.test');
+  });
+});
