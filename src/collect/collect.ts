@@ -159,7 +159,9 @@ export class CollectionError extends RcptsyncError {
         : `collection failed on ${failures.length} hosts, nothing rendered`,
       // A usage-class cause (e.g. an unknown source type) keeps its exit code.
       failures.every((f) => f.reason instanceof RcptsyncError && f.reason.exitCode === ExitCode.usage) ? ExitCode.usage : ExitCode.runtime,
-      failures.map((f) => (f.detail ? `${f.message}\n${indent(f.detail)}` : f.message)).join('\n'),
+      failures.length === 1
+        ? failures[0]!.detail
+        : failures.map((f) => (f.detail ? `${f.message}\n${indent(f.detail)}` : f.message)).join('\n'),
     );
   }
 }
