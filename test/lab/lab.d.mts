@@ -1,0 +1,182 @@
+/**
+ * @typedef {object} LabOptions
+ * @property {string} [dir] where the lab keeps its files (default /var/tmp/rcptsync-lab; removed on stop)
+ * @property {string[]} [lists] lists to create at start (default INITIAL_LISTS)
+ * @property {Record<string, unknown>} [gatewayVars] extra variables for the mail_gateways group
+ * @property {Record<string, unknown>} [extraVars] extra playbook variables (merged into extra-vars.yml)
+ * @property {(message: string) => void} [log] progress messages
+ */
+/**
+ * Starts the lab (as root). Removes a stale lab first; on failure tears down what
+ * it built and rethrows.
+ * @param {LabOptions} [options]
+ * @returns {Promise<Lab>}
+ */
+export function startLab(options?: LabOptions): Promise<Lab>;
+/** Every address of a Mailman 3 list: the posting address and its 8 sub-addresses. @param {string} list e.g. announce@lists.example.test */
+export function mailman3Addresses(list: string): string[];
+/**
+ * Waits until a TCP port accepts (open) or refuses (closed) connections.
+ * @param {string} host @param {number} port
+ * @param {{ open: boolean, timeoutMs: number, what?: string }} options
+ */
+export function waitForPort(host: string, port: number, { open, timeoutMs, what }: {
+    open: boolean;
+    timeoutMs: number;
+    what?: string;
+}): Promise<void>;
+/** The repository root (test/lab/ is two levels down). */
+export const REPO_ROOT: string;
+export const BRIDGE: "rsbr0";
+export const NETNS_PREFIX: "rslab-";
+export const CONTROL_ADDRESS: "10.213.0.1";
+export const DEFAULT_LAB_DIR: "/var/tmp/rcptsync-lab";
+/** Mailman 3's sub-addresses of every list (besides the posting address). */
+export const MAILMAN3_SUFFIXES: string[];
+/** Lists created when the lab starts: two domains, each relayed by its own gateway. */
+export const INITIAL_LISTS: string[];
+/** Domain of the aliases file, and the keys rcptsync must find in it. */
+export const ALIASES_DOMAIN: "lists.example.test";
+export const ALIAS_KEYS: string[];
+/** Inside list1; the inventory's command names it, so it is the same everywhere. */
+export const MAILMAN_CONFIG: "/etc/mailman3/mailman.cfg";
+export class Lab {
+    /** @param {LabOptions} options */
+    constructor(options: LabOptions);
+    dir: string;
+    log: (message: string) => void;
+    initialLists: string[];
+    gatewayVars: Record<string, unknown>;
+    extraVars: Record<string, unknown>;
+    controlAddress: string;
+    bridge: string;
+    controlDir: string;
+    privateKeyFile: string;
+    knownHostsFile: string;
+    inventoryFile: string;
+    extraVarsFile: string;
+    renderedDir: string;
+    stateDir: string;
+    aliasesFile: string;
+    mailmanConfig: string;
+    /** The command rcptsync runs on list1 for its Mailman 3 source. */
+    mailmanListsCommand: string;
+    /** @type {Record<string, LabHost>} */
+    hosts: Record<string, LabHost>;
+    stopped: boolean;
+    /** @returns {LabHost[]} */
+    get gateways(): LabHost[];
+    /** @returns {LabHost} */
+    get listServer(): LabHost;
+    /** @param {string} name */
+    host(name: string): LabHost;
+    /** The gateway that relays a domain. @param {string} domain */
+    gatewayFor(domain: string): LabHost;
+    /**
+     * Where a path private to a host lives in the control node's file system
+     * (e.g. gw1's /etc/postfix/main.cf). @param {string} name @param {string} path
+     */
+    hostPath(name: string, path: string): string;
+    /** Environment for ansible-playbook and rcptsync against this lab. @returns {NodeJS.ProcessEnv} */
+    get env(): NodeJS.ProcessEnv;
+    /** argv of an ansible-playbook run against the lab (run it from the repository root). @param {string} playbook e.g. playbooks/sync.yml */
+    playbookArgv(playbook: string): string[];
+    /**
+     * Runs a shell command inside a host (its network and mount namespaces), as root.
+     * @param {string} name @param {string} command
+     * @param {import('./run.mjs').RunOptions} [options]
+     */
+    exec(name: string, command: string, options?: import("./run.mjs").RunOptions): Promise<import("./run.mjs").RunResult>;
+    /** Runs OpenSSH's client into a host with the lab key, as root@host. @param {string} name @param {string} command @param {import('./run.mjs').RunOptions} [options] */
+    ssh(name: string, command: string, options?: import("./run.mjs").RunOptions): Promise<import("./run.mjs").RunResult>;
+    /** Options for OpenSSH's ssh/scp into the lab. */
+    sshOptions(): string[];
+    /**
+     * Runs the real `mailman` CLI on the list server as the list user,
+     * e.g. `lab.mailman(['create', 'new@lists.example.test'])`. Throws on failure.
+     * @param {string[]} args
+     */
+    mailman(args: string[]): Promise<import("./run.mjs").RunResult>;
+    /** The lists Mailman has now, from `mailman lists -q` (trailing padding trimmed). */
+    mailmanLists(): Promise<string[]>;
+    /** Stops a host's sshd: the listener and every session, so the host is unreachable over SSH. @param {string} name */
+    stopSsh(name: string): Promise<void>;
+    /** Starts a host's sshd again (same host key). @param {string} name */
+    startSsh(name: string): Promise<void>;
+    /** Tears everything down: processes in the namespaces, namespaces, bridge, files. Idempotent. */
+    stop(): Promise<void>;
+    /** Builds the lab; startLab() calls it once. */
+    build(): Promise<void>;
+    /** @private */
+    private buildNetwork;
+    /** Per-host copies of the trees that will be bind-mounted over the real ones. @private @param {LabHost} host */
+    private prepareTrees;
+    /**
+     * A process in the host's network namespace and in a private mount namespace
+     * where the host's trees are bind-mounted; every command for the host enters
+     * its namespaces. @private @param {LabHost} host
+     */
+    private startHolder;
+    /** Host key and sshd_config; returns the host's known_hosts line. @private @param {LabHost} host */
+    private prepareSsh;
+    /** @private @param {LabHost} host */
+    private startPostfix;
+    /** @private */
+    private seedMailman;
+    /** @private */
+    private writeInventory;
+}
+export type LabOptions = {
+    /**
+     * where the lab keeps its files (default /var/tmp/rcptsync-lab; removed on stop)
+     */
+    dir?: string | undefined;
+    /**
+     * lists to create at start (default INITIAL_LISTS)
+     */
+    lists?: string[] | undefined;
+    /**
+     * extra variables for the mail_gateways group
+     */
+    gatewayVars?: Record<string, unknown> | undefined;
+    /**
+     * extra playbook variables (merged into extra-vars.yml)
+     */
+    extraVars?: Record<string, unknown> | undefined;
+    /**
+     * progress messages
+     */
+    log?: ((message: string) => void) | undefined;
+};
+export type HostRole = "list" | "gateway";
+export type LabHost = {
+    /**
+     * inventory name (list1, gw1, gw2)
+     */
+    name: string;
+    /**
+     * its private address on the lab bridge
+     */
+    address: string;
+    role: HostRole;
+    /**
+     * the domains a gateway relays (empty for the list server)
+     */
+    domains: string[];
+    /**
+     * network namespace name
+     */
+    netns: string;
+    /**
+     * directory holding the host's bind-mounted trees and its sshd files
+     */
+    root: string;
+    /**
+     * absolute paths inside the host that are private to it
+     */
+    mounts: string[];
+    /**
+     * process that keeps the host's mount namespace alive
+     */
+    holderPid: number;
+};

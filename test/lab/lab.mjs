@@ -1,0 +1,635 @@
+/**
+ * The end-to-end lab: a list server and two mail gateways on this machine, each a
+ * network namespace with a private address on a bridge that exists only here, its
+ * own mount namespace (private /etc/postfix and friends, bind-mounted from a
+ * per-host directory) and a real OpenSSH sshd. The root namespace is the control
+ * node (10.213.0.1). The namespaces have no default route: nothing can leave them.
+ *
+ * Plain ESM with JSDoc so that vitest and the demo can both import it uncompiled.
+ * Needs root, iproute2, util-linux (unshare, nsenter), openssh-server, postfix and
+ * mailman3. One lab at a time: names and addresses are fixed, and a lab left over
+ * by a killed run is removed when the next one starts.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { run, sleep } from './run.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root (test/lab/ is two levels down). */
+export const REPO_ROOT = resolve(here, '..', '..');
+
+export const BRIDGE = 'rsbr0';
+export const NETNS_PREFIX = 'rslab-';
+export const CONTROL_ADDRESS = '10.213.0.1';
+export const DEFAULT_LAB_DIR = '/var/tmp/rcptsync-lab';
+const LAB_MARKER = '.rcptsync-lab';
+
+/** Mailman 3's sub-addresses of every list (besides the posting address). */
+export const MAILMAN3_SUFFIXES = ['bounces', 'confirm', 'join', 'leave', 'owner', 'request', 'subscribe', 'unsubscribe'];
+
+/** Lists created when the lab starts: two domains, each relayed by its own gateway. */
+export const INITIAL_LISTS = [
+  'announce@lists.example.test',
+  'dev@lists.example.test',
+  'help@lists.example.test',
+  'users@lists.example.test',
+  'alerts@news.example.test',
+  'weekly@news.example.test',
+];
+
+/** Domain of the aliases file, and the keys rcptsync must find in it. */
+export const ALIASES_DOMAIN = 'lists.example.test';
+export const ALIAS_KEYS = ['info', 'sales', 'support', 'webmaster'];
+const ALIASES_FILE_TEXT = `# Local aliases of the list server, served for ${ALIASES_DOMAIN} as well.
+# Written like /etc/aliases: comments, continuation lines, several targets.
+info: office@example.org
+sales: alice@example.org,
+  bob@example.org
+support:	carol@example.org,
+	dave@example.org, erin@example.org
+webmaster: root
+`;
+
+/**
+ * @typedef {'list' | 'gateway'} HostRole
+ * @typedef {object} LabHost
+ * @property {string} name inventory name (list1, gw1, gw2)
+ * @property {string} address its private address on the lab bridge
+ * @property {HostRole} role
+ * @property {string[]} domains the domains a gateway relays (empty for the list server)
+ * @property {string} netns network namespace name
+ * @property {string} root directory holding the host's bind-mounted trees and its sshd files
+ * @property {string[]} mounts absolute paths inside the host that are private to it
+ * @property {number} holderPid process that keeps the host's mount namespace alive
+ */
+
+/** @type {Array<{ name: string, address: string, role: HostRole, domains: string[] }>} */
+const HOST_PLAN = [
+  { name: 'list1', address: '10.213.0.11', role: 'list', domains: [] },
+  { name: 'gw1', address: '10.213.0.21', role: 'gateway', domains: ['lists.example.test'] },
+  { name: 'gw2', address: '10.213.0.22', role: 'gateway', domains: ['news.example.test'] },
+];
+
+const POSTFIX_TREES = ['/etc/postfix', '/var/spool/postfix', '/var/lib/postfix'];
+const MAILMAN_TREES = ['/etc/mailman3', '/var/lib/mailman3'];
+/** Inside list1; the inventory's command names it, so it is the same everywhere. */
+export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
+
+/**
+ * @typedef {object} LabOptions
+ * @property {string} [dir] where the lab keeps its files (default /var/tmp/rcptsync-lab; removed on stop)
+ * @property {string[]} [lists] lists to create at start (default INITIAL_LISTS)
+ * @property {Record<string, unknown>} [gatewayVars] extra variables for the mail_gateways group
+ * @property {Record<string, unknown>} [extraVars] extra playbook variables (merged into extra-vars.yml)
+ * @property {(message: string) => void} [log] progress messages
+ */
+
+/**
+ * Starts the lab (as root). Removes a stale lab first; on failure tears down what
+ * it built and rethrows.
+ * @param {LabOptions} [options]
+ * @returns {Promise<Lab>}
+ */
+export async function startLab(options = {}) {
+  if (process.getuid?.() !== 0) throw new Error('the lab needs root (network and mount namespaces, sshd, postfix)');
+  const lab = new Lab(options);
+  await removeStaleLab(lab.dir);
+  try {
+    await lab.build();
+  } catch (error) {
+    await lab.stop();
+    throw error;
+  }
+  return lab;
+}
+
+export class Lab {
+  /** @param {LabOptions} options */
+  constructor(options) {
+    this.dir = resolve(options.dir ?? DEFAULT_LAB_DIR);
+    this.log = options.log ?? (() => {});
+    this.initialLists = [...(options.lists ?? INITIAL_LISTS)];
+    this.gatewayVars = options.gatewayVars ?? {};
+    this.extraVars = options.extraVars ?? {};
+    this.controlAddress = CONTROL_ADDRESS;
+    this.bridge = BRIDGE;
+    const control = join(this.dir, 'control');
+    this.controlDir = control;
+    this.privateKeyFile = join(control, 'id_ed25519');
+    this.knownHostsFile = join(control, 'known_hosts');
+    this.inventoryFile = join(control, 'inventory.yml');
+    this.extraVarsFile = join(control, 'extra-vars.yml');
+    this.renderedDir = join(control, 'rendered');
+    this.stateDir = join(control, 'state');
+    this.aliasesFile = join(this.dir, 'hosts', 'list1', 'aliases');
+    this.mailmanConfig = MAILMAN_CONFIG;
+    /** The command rcptsync runs on list1 for its Mailman 3 source. */
+    this.mailmanListsCommand = `runuser -u list -- mailman -C ${MAILMAN_CONFIG} lists`;
+    /** @type {Record<string, LabHost>} */
+    this.hosts = {};
+    for (const plan of HOST_PLAN) {
+      const root = join(this.dir, 'hosts', plan.name);
+      this.hosts[plan.name] = {
+        ...plan,
+        netns: NETNS_PREFIX + plan.name,
+        root,
+        mounts: plan.role === 'list' ? [...POSTFIX_TREES, ...MAILMAN_TREES] : [...POSTFIX_TREES],
+        holderPid: 0,
+      };
+    }
+    this.stopped = false;
+  }
+
+  /** @returns {LabHost[]} */
+  get gateways() {
+    return Object.values(this.hosts).filter((host) => host.role === 'gateway');
+  }
+
+  /** @returns {LabHost} */
+  get listServer() {
+    return this.host('list1');
+  }
+
+  /** @param {string} name */
+  host(name) {
+    const host = this.hosts[name];
+    if (!host) throw new Error(`no lab host named ${name}; hosts: ${Object.keys(this.hosts).join(', ')}`);
+    return host;
+  }
+
+  /** The gateway that relays a domain. @param {string} domain */
+  gatewayFor(domain) {
+    const gateway = this.gateways.find((host) => host.domains.includes(domain.toLowerCase()));
+    if (!gateway) throw new Error(`no lab gateway relays ${domain}`);
+    return gateway;
+  }
+
+  /**
+   * Where a path private to a host lives in the control node's file system
+   * (e.g. gw1's /etc/postfix/main.cf). @param {string} name @param {string} path
+   */
+  hostPath(name, path) {
+    const host = this.host(name);
+    if (!host.mounts.some((tree) => path === tree || path.startsWith(tree + '/'))) {
+      throw new Error(`${path} is not private to ${name}; private trees: ${host.mounts.join(', ')}`);
+    }
+    return join(host.root, 'fs', path);
+  }
+
+  /** Environment for ansible-playbook and rcptsync against this lab. @returns {NodeJS.ProcessEnv} */
+  get env() {
+    return {
+      ...process.env,
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_FORCE_COLOR: '0',
+      ANSIBLE_RETRY_FILES_ENABLED: '0',
+      ANSIBLE_SSH_CONTROL_PATH_DIR: join(this.controlDir, 'cp'),
+      ANSIBLE_LOCAL_TEMP: join(this.controlDir, 'ansible-tmp'),
+      ANSIBLE_HOST_KEY_CHECKING: 'True',
+      ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+    };
+  }
+
+  /** argv of an ansible-playbook run against the lab (run it from the repository root). @param {string} playbook e.g. playbooks/sync.yml */
+  playbookArgv(playbook) {
+    return ['ansible-playbook', playbook, '-i', this.inventoryFile, '-e', `@${this.extraVarsFile}`];
+  }
+
+  /**
+   * Runs a shell command inside a host (its network and mount namespaces), as root.
+   * @param {string} name @param {string} command
+   * @param {import('./run.mjs').RunOptions} [options]
+   */
+  exec(name, command, options = {}) {
+    const host = this.host(name);
+    return run('nsenter', ['-t', String(host.holderPid), '-n', '-m', '--wd=/', 'sh', '-c', command], options);
+  }
+
+  /** Runs OpenSSH's client into a host with the lab key, as root@host. @param {string} name @param {string} command @param {import('./run.mjs').RunOptions} [options] */
+  ssh(name, command, options = {}) {
+    return run('ssh', [...this.sshOptions(), `root@${this.host(name).address}`, command], options);
+  }
+
+  /** Options for OpenSSH's ssh/scp into the lab. */
+  sshOptions() {
+    return [
+      '-i', this.privateKeyFile,
+      '-o', `UserKnownHostsFile=${this.knownHostsFile}`,
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', 'IdentitiesOnly=yes',
+      '-o', 'BatchMode=yes',
+      '-o', 'ConnectTimeout=5',
+      '-o', 'LogLevel=ERROR',
+    ];
+  }
+
+  /**
+   * Runs the real `mailman` CLI on the list server as the list user,
+   * e.g. `lab.mailman(['create', 'new@lists.example.test'])`. Throws on failure.
+   * @param {string[]} args
+   */
+  mailman(args) {
+    const quoted = args.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
+    return this.exec('list1', `runuser -u list -- mailman -C ${MAILMAN_CONFIG} ${quoted}`);
+  }
+
+  /** The lists Mailman has now, from `mailman lists -q` (trailing padding trimmed). */
+  async mailmanLists() {
+    const { stdout } = await this.mailman(['lists', '-q']);
+    return stdout.split('\n').map((line) => line.trim()).filter((line) => line.includes('@'));
+  }
+
+  /** Stops a host's sshd: the listener and every session, so the host is unreachable over SSH. @param {string} name */
+  async stopSsh(name) {
+    const host = this.host(name);
+    await killNetnsProcesses(host.netns, (comm) => comm === 'sshd');
+    await waitForPort(host.address, 22, { open: false, timeoutMs: 10_000 });
+  }
+
+  /** Starts a host's sshd again (same host key). @param {string} name */
+  async startSsh(name) {
+    const host = this.host(name);
+    const sshDir = join(host.root, 'ssh');
+    const logFd = openSync(join(sshDir, 'sshd.log'), 'a');
+    try {
+      const child = spawn('nsenter', ['-t', String(host.holderPid), '-n', '-m', '/usr/sbin/sshd', '-D', '-e', '-f', join(sshDir, 'sshd_config')], {
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+      });
+      child.unref();
+    } finally {
+      closeSync(logFd);
+    }
+    await waitForPort(host.address, 22, { open: true, timeoutMs: 15_000, what: `${name}'s sshd (log: ${join(sshDir, 'sshd.log')})` });
+  }
+
+  /** Tears everything down: processes in the namespaces, namespaces, bridge, files. Idempotent. */
+  async stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    await removeStaleLab(this.dir);
+  }
+
+  /** Builds the lab; startLab() calls it once. */
+  async build() {
+    this.log(`lab: building in ${this.dir}`);
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    chmodSync(this.dir, 0o755); // the list user reaches its trees through it
+    writeFileSync(join(this.dir, LAB_MARKER), 'rcptsync end-to-end lab; removed by lab.stop()\n');
+    mkdirSync(join(this.controlDir, 'cp'), { recursive: true });
+    mkdirSync(join(this.controlDir, 'ansible-tmp'), { recursive: true });
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'rcptsync-lab-control', '-f', this.privateKeyFile]);
+    writeFileSync(join(this.controlDir, 'authorized_keys'), readFileSync(`${this.privateKeyFile}.pub`));
+
+    await this.buildNetwork();
+    const hosts = Object.values(this.hosts);
+    for (const host of hosts) this.prepareTrees(host);
+    await Promise.all(hosts.map((host) => this.startHolder(host)));
+
+    const knownHosts = await Promise.all(hosts.map((host) => this.prepareSsh(host)));
+    writeFileSync(this.knownHostsFile, knownHosts.join(''));
+    this.writeInventory();
+
+    await Promise.all([
+      ...hosts.map((host) => this.startSsh(host.name)),
+      ...this.gateways.map((host) => this.startPostfix(host)),
+      this.seedMailman(),
+    ]);
+    this.log(`lab: up (${hosts.map((host) => `${host.name} ${host.address}`).join(', ')})`);
+  }
+
+  /** @private */
+  async buildNetwork() {
+    await run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', `${CONTROL_ADDRESS}/24`, 'dev', BRIDGE]);
+    await run('ip', ['link', 'set', BRIDGE, 'up']);
+    for (const host of Object.values(this.hosts)) {
+      const ns = host.netns;
+      await run('ip', ['netns', 'add', ns]);
+      await run('ip', ['link', 'add', ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      await run('ip', ['link', 'set', ns, 'master', BRIDGE, 'up']);
+      await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      await run('ip', ['-n', ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0']);
+      await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+      // No default route: only the lab's /24 is reachable from inside.
+    }
+  }
+
+  /** Per-host copies of the trees that will be bind-mounted over the real ones. @private @param {LabHost} host */
+  prepareTrees(host) {
+    const fs = join(host.root, 'fs');
+    const etcPostfix = join(fs, 'etc/postfix');
+    mkdirSync(etcPostfix, { recursive: true });
+    // master.cf, dynamicmaps.cf (lmdb, cdb), postfix-files: everything but main.cf.
+    cpSync('/etc/postfix', etcPostfix, { recursive: true, preserveTimestamps: true, filter: (src) => !src.endsWith('/main.cf') });
+    mkdirSync(join(fs, 'var/spool/postfix'), { recursive: true, mode: 0o755 });
+    const varLibPostfix = join(fs, 'var/lib/postfix');
+    mkdirSync(varLibPostfix, { recursive: true });
+    chownSync(varLibPostfix, uid('postfix'), gid('postfix'));
+    writeFileSync(join(etcPostfix, 'main.cf'), host.role === 'gateway' ? gatewayMainCf(host) : listServerMainCf(host));
+
+    if (host.role === 'list') {
+      const etcMailman = join(fs, 'etc/mailman3');
+      mkdirSync(etcMailman, { recursive: true });
+      writeFileSync(join(etcMailman, 'mailman.cfg'), mailmanCfg(host), { mode: 0o644 });
+      const varLibMailman = join(fs, 'var/lib/mailman3');
+      mkdirSync(varLibMailman, { recursive: true, mode: 0o755 });
+      chownSync(varLibMailman, uid('list'), gid('list'));
+      writeFileSync(this.aliasesFile, ALIASES_FILE_TEXT);
+      copyFileSync(join(here, 'mailman-seed.py'), join(host.root, 'mailman-seed.py'));
+    }
+  }
+
+  /**
+   * A process in the host's network namespace and in a private mount namespace
+   * where the host's trees are bind-mounted; every command for the host enters
+   * its namespaces. @private @param {LabHost} host
+   */
+  async startHolder(host) {
+    const pidFile = join(host.root, 'holder.pid');
+    const binds = host.mounts.map((tree) => `mount --bind '${join(host.root, 'fs', tree)}' '${tree}'`).join(' && ');
+    const script = `${binds} && echo $$ > '${pidFile}' && exec sleep infinity`;
+    const logFd = openSync(join(host.root, 'holder.log'), 'a');
+    try {
+      const child = spawn('ip', ['netns', 'exec', host.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script], {
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+      });
+      child.unref();
+    } finally {
+      closeSync(logFd);
+    }
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() === '') {
+      if (Date.now() > deadline) {
+        throw new Error(`${host.name}: the namespace holder did not start: ${readFileSync(join(host.root, 'holder.log'), 'utf8')}`);
+      }
+      await sleep(20);
+    }
+    host.holderPid = Number(readFileSync(pidFile, 'utf8').trim());
+  }
+
+  /** Host key and sshd_config; returns the host's known_hosts line. @private @param {LabHost} host */
+  async prepareSsh(host) {
+    const sshDir = join(host.root, 'ssh');
+    mkdirSync(sshDir, { recursive: true, mode: 0o700 });
+    const hostKey = join(sshDir, 'ssh_host_ed25519_key');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${host.name}-host-key`, '-f', hostKey]);
+    const config = [
+      `ListenAddress ${host.address}:22`,
+      `HostKey ${hostKey}`,
+      'PidFile none',
+      `AuthorizedKeysFile ${join(this.controlDir, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      // The lab's files sit under /var/tmp, which StrictModes would refuse.
+      'StrictModes no',
+      'AllowTcpForwarding no',
+      'X11Forwarding no',
+      'PrintMotd no',
+      'MaxStartups 100:30:200',
+      'MaxSessions 50',
+      'Subsystem sftp internal-sftp',
+      'LogLevel VERBOSE',
+      '',
+    ].join('\n');
+    const configFile = join(sshDir, 'sshd_config');
+    writeFileSync(configFile, config);
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    await run('/usr/sbin/sshd', ['-t', '-f', configFile]);
+    const publicKey = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    return `${host.address} ${publicKey}\n`;
+  }
+
+  /** @private @param {LabHost} host */
+  async startPostfix(host) {
+    await this.exec(host.name, "postconf -F '*/*/chroot = n' && postfix check && postfix start");
+    await waitForPort(host.address, 25, { open: true, timeoutMs: 15_000, what: `${host.name}'s postfix (log: ${this.hostPath(host.name, '/var/lib/postfix/maillog')})` });
+  }
+
+  /** @private */
+  async seedMailman() {
+    if (this.initialLists.length === 0) return;
+    const script = join(this.listServer.root, 'mailman-seed.py');
+    const lists = this.initialLists.map((list) => `'${list}'`).join(' ');
+    await this.exec('list1', `runuser -u list -- python3 '${script}' ${MAILMAN_CONFIG} ${lists}`);
+  }
+
+  /** @private */
+  writeInventory() {
+    const list1 = this.listServer;
+    /** @type {Record<string, unknown>} */
+    const gatewayHosts = {};
+    for (const host of this.gateways) {
+      gatewayHosts[host.name] = {
+        ansible_host: host.address,
+        rcptsync_relay_domains: Object.fromEntries(host.domains.map((domain) => [domain, `smtp:[${list1.address}]:25`])),
+      };
+    }
+    const inventory = {
+      all: {
+        vars: {
+          ansible_user: 'root',
+          ansible_ssh_private_key_file: this.privateKeyFile,
+          ansible_ssh_common_args: `-o UserKnownHostsFile=${this.knownHostsFile} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o ConnectTimeout=5`,
+          ansible_python_interpreter: '/usr/bin/python3',
+        },
+        children: {
+          list_servers: {
+            hosts: {
+              [list1.name]: {
+                ansible_host: list1.address,
+                rcptsync_known_hosts_file: this.knownHostsFile,
+                rcptsync_connect_timeout: 5,
+                rcptsync_sources: [
+                  { type: 'mailman3', from: 'lists', command: this.mailmanListsCommand },
+                  { type: 'aliases', path: this.aliasesFile, domains: [ALIASES_DOMAIN] },
+                ],
+              },
+            },
+          },
+          mail_gateways: {
+            hosts: gatewayHosts,
+            ...(Object.keys(this.gatewayVars).length > 0 ? { vars: this.gatewayVars } : {}),
+          },
+        },
+      },
+    };
+    writeFileSync(this.inventoryFile, `# Generated by test/lab for the rcptsync end-to-end lab.\n${stringify(inventory)}`);
+    // Control-node variables of the playbooks, kept out of the inventory that rcptsync validates.
+    const extraVars = {
+      rcptsync_command: [process.execPath, join(REPO_ROOT, 'dist', 'bin.js')],
+      rcptsync_rendered_dir: this.renderedDir,
+      rcptsync_state_dir: this.stateDir,
+      ...this.extraVars,
+    };
+    writeFileSync(this.extraVarsFile, stringify(extraVars));
+  }
+}
+
+/** Every address of a Mailman 3 list: the posting address and its 8 sub-addresses. @param {string} list e.g. announce@lists.example.test */
+export function mailman3Addresses(list) {
+  const [local, domain] = list.split('@');
+  return [list, ...MAILMAN3_SUFFIXES.map((suffix) => `${local}-${suffix}@${domain}`)];
+}
+
+/** @param {LabHost} host */
+function gatewayMainCf(host) {
+  return `# Minimal main.cf of the lab gateway ${host.name}; the postfix_relay_gateway role completes it.
+compatibility_level = 3.6
+myhostname = ${host.name}.gateways.example.test
+myorigin = $myhostname
+mydestination =
+inet_interfaces = ${host.address}
+inet_protocols = ipv4
+# The control node (${CONTROL_ADDRESS}) is not a trusted client: relay control applies to the probes.
+mynetworks = 127.0.0.0/8 ${host.address}/32
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+alias_maps =
+alias_database =
+biff = no
+append_dot_mydomain = no
+smtpd_banner = $myhostname ESMTP
+maillog_file = /var/lib/postfix/maillog
+`;
+}
+
+/** Mailman runs postmap on its generated maps, and postmap needs a main.cf. @param {LabHost} host */
+function listServerMainCf(host) {
+  return `# The list server runs no Postfix in the lab; Mailman's postmap calls need this file.
+compatibility_level = 3.6
+myhostname = ${host.name}.example.test
+mydestination =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+alias_maps =
+alias_database =
+`;
+}
+
+/** @param {LabHost} host */
+function mailmanCfg(host) {
+  return `# Private Mailman 3 configuration of the lab's list server (SQLite, no running service).
+[mailman]
+layout: lab
+site_owner: postmaster@lists.example.test
+
+[paths.lab]
+var_dir: /var/lib/mailman3
+log_dir: $var_dir/logs
+lock_dir: $var_dir/locks
+pid_file: $var_dir/master.pid
+
+[database]
+class: mailman.database.sqlite.SQLiteDatabase
+url: sqlite:///$DATA_DIR/mailman.db
+
+[mta]
+incoming: mailman.mta.postfix.LMTP
+outgoing: mailman.mta.deliver.deliver
+lmtp_host: ${host.address}
+lmtp_port: 8024
+smtp_host: ${host.address}
+smtp_port: 25
+configuration: python:mailman.config.postfix
+`;
+}
+
+/** @param {string} user */
+function uid(user) {
+  return Number(passwdEntry(user)[2]);
+}
+/** @param {string} user */
+function gid(user) {
+  return Number(passwdEntry(user)[3]);
+}
+/** @param {string} user */
+function passwdEntry(user) {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith(`${user}:`));
+  if (!line) throw new Error(`no user ${user} (is its package installed?)`);
+  return line.split(':');
+}
+
+/**
+ * Waits until a TCP port accepts (open) or refuses (closed) connections.
+ * @param {string} host @param {number} port
+ * @param {{ open: boolean, timeoutMs: number, what?: string }} options
+ */
+export async function waitForPort(host, port, { open, timeoutMs, what }) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await canConnect(host, port)) === open) return;
+    if (Date.now() > deadline) {
+      throw new Error(`${what ?? `${host}:${port}`} ${open ? 'did not start listening' : 'is still listening'} on ${host}:${port} after ${timeoutMs} ms`);
+    }
+    await sleep(50);
+  }
+}
+
+/** @param {string} host @param {number} port @returns {Promise<boolean>} */
+function canConnect(host, port) {
+  return new Promise((resolvePromise) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    const done = (/** @type {boolean} */ ok) => {
+      socket.destroy();
+      resolvePromise(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+/**
+ * Kills processes in a network namespace (all, or those whose command name matches).
+ * @param {string} netns @param {(comm: string) => boolean} [which]
+ */
+async function killNetnsProcesses(netns, which = () => true) {
+  const pick = async () => {
+    const { stdout } = await run('ip', ['netns', 'pids', netns], { check: false });
+    return stdout.split(/\s+/).filter(Boolean).map(Number).filter((pid) => which(commOf(pid)));
+  };
+  for (const signal of /** @type {const} */ (['SIGTERM', 'SIGKILL'])) {
+    for (const pid of await pick()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+    for (let i = 0; i < 40 && (await pick()).length > 0; i++) await sleep(50);
+  }
+}
+
+/** @param {number} pid */
+function commOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Removes a lab (ours or one left by a killed run): processes, namespaces, bridge, files. @param {string} dir */
+async function removeStaleLab(dir) {
+  const { stdout } = await run('ip', ['netns', 'list'], { check: false });
+  const namespaces = stdout.split('\n').map((line) => line.split(/\s+/)[0] ?? '').filter((name) => name.startsWith(NETNS_PREFIX));
+  for (const ns of namespaces) {
+    await killNetnsProcesses(ns);
+    await run('ip', ['netns', 'del', ns], { check: false });
+  }
+  const bridge = await run('ip', ['link', 'show', BRIDGE], { check: false });
+  if (bridge.code === 0) await run('ip', ['link', 'del', BRIDGE], { check: false });
+  // Only a directory the lab made (or none): never remove a directory given by mistake.
+  if (existsSync(dir) && !existsSync(join(dir, LAB_MARKER))) {
+    throw new Error(`${dir} exists and is not a lab directory (no ${LAB_MARKER}); remove it or choose another dir`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
