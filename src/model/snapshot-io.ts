@@ -10,8 +10,7 @@
  * leaves unchanged; about 50 ns an address, fast enough for a million).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { normaliseAddress, normaliseDomain, printable } from './address.js';
@@ -112,7 +111,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export async function readSnapshot(file: string): Promise<Snapshot> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // One read and one decode: fs/promises' readFile decodes in chunks, several times slower for 50 MB.
+    text = readFileSync(file).toString('utf8');
   } catch (error) {
     throw new RcptsyncError(`cannot read snapshot ${file}: ${(error as Error).message}`, ExitCode.runtime);
   }
@@ -346,7 +346,10 @@ export function checkSnapshotSettings(snapshot: Snapshot, where = 'snapshot'): v
 
 // ---------------------------------------------------------------- writing
 
-/** The snapshot as its file holds it: fixed key order, one address per line, LF, trailing newline. */
+/**
+ * The snapshot as its file holds it: fixed key order, LF, trailing newline, and
+ * one address per line without indentation (a quarter less to read for a million).
+ */
 export function* snapshotChunks(snapshot: Snapshot): Generator<string> {
   const j = (value: unknown): string => JSON.stringify(value);
   yield `{\n  "format": ${j(snapshot.format)},\n  "version": ${j(snapshot.version)},\n  "sources": [`;
@@ -357,7 +360,7 @@ export function* snapshotChunks(snapshot: Snapshot): Generator<string> {
     // Joined in slices: one string per 10,000 addresses keeps memory flat for a million.
     for (let start = 0; start < addresses.length; start += 10_000) {
       const slice = addresses.slice(start, start + 10_000).map((a) => j(a));
-      yield `${start === 0 ? '' : ','}\n        ${slice.join(',\n        ')}`;
+      yield `${start === 0 ? '' : ','}\n${slice.join(',\n')}`;
     }
     yield `${addresses.length ? '\n      ' : ''}]\n    }`;
   }

@@ -11,15 +11,15 @@
  *   not put the lines in the template's output string: it leaves a marker that
  *   the writer replaces while streaming to disk, so a million lines never become
  *   one giant string (a plain `{{#each}}` over a million items costs ~0.65 s).
- * - `{{yaml value}}` / `{{json value}}`: a whole value serialised, strings
- *   double-quoted, so vars.yml cannot be broken by what it carries.
+ * - `{{yaml value}}` / `{{json value}}`: a whole value serialised, keys and
+ *   strings double-quoted (yaml.ts), so vars.yml cannot be broken by what it carries.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import { stringify as yamlStringify } from 'yaml';
 import { ExitCode, RcptsyncError } from '../errors.js';
+import { toYaml } from './yaml.js';
 
 export const TEMPLATE_FILES = ['relay_recipients', 'relay_domains', 'transport', 'vars.yml'] as const;
 export type RenderedFile = (typeof TEMPLATE_FILES)[number];
@@ -75,9 +75,7 @@ export function loadTemplates(templatesDir?: string): TemplateSet {
     pending.push({ addresses, value });
     return `\u0000rcptsync-table:${pending.length - 1}\u0000`;
   });
-  handlebars.registerHelper('yaml', (value: unknown) =>
-    yamlStringify(value, { lineWidth: 0, minContentWidth: 0, defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' }).replace(/\n$/, ''),
-  );
+  handlebars.registerHelper('yaml', (value: unknown) => toYaml(value));
   handlebars.registerHelper('json', (value: unknown) => JSON.stringify(value, null, 2));
 
   const dirs = templatesDir ? [path.resolve(templatesDir), BUILTIN_TEMPLATES_DIR] : [BUILTIN_TEMPLATES_DIR];

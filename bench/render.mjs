@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+/**
+ * Benchmark of rendering (issue 2): a synthetic snapshot of 1,000,000 addresses
+ * over 1,000 domains for one gateway, rendered by `bench/lib/render-child.mjs`
+ * (read the snapshot, render the tree, swap it in: what `rcptsync render` does)
+ * in a child process. Printed: its wall time and peak RSS, and in the same run
+ * the wall time of `LC_ALL=C sort -u` over the same `address OK` lines.
+ * Targets: render within 1.5x of sort -u; peak RSS under 512 MiB.
+ *
+ * Run after `npm run build`:  node bench/render.mjs [--addresses N] [--runs N] [--keep]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dist = path.resolve(here, '../dist');
+for (const file of ['render/index.js', 'model/snapshot-io.js']) {
+  if (!existsSync(path.join(dist, file))) {
+    console.error(`bench/render.mjs: ${path.join('dist', file)} is missing; run \`npm run build\` first`);
+    process.exit(2);
+  }
+}
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const TOTAL = option('--addresses', 1_000_000);
+const RUNS = option('--runs', 3);
+const DOMAINS = 1000;
+const HOSTS = 4;
+const keep = args.includes('--keep');
+const TARGET_RATIO = 1.5;
+const TARGET_RSS_MIB = 512;
+
+const { writeSnapshot } = await import(path.join(dist, 'model/snapshot-io.js'));
+
+/** Deterministic pseudo-random numbers (mulberry32): every run measures the same data. */
+function random(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ['announce', 'team', 'dev', 'users', 'board', 'help', 'news', 'sales', 'ops', 'events', 'jobs', 'press', 'members', 'alumni'];
+const MAILMAN = ['', '-bounces', '-confirm', '-join', '-leave', '-owner', '-request', '-subscribe', '-unsubscribe'];
+
+/**
+ * The snapshot: 1,000 domains spread over four list servers, each domain with
+ * (TOTAL / DOMAINS - 2) collected addresses (lists with Mailman's sub-addresses,
+ * and people) plus postmaster@ and abuse@, so relay_recipients has TOTAL lines.
+ * A fifth source (static) repeats a few addresses in every tenth domain, so the
+ * multi-source merge is measured too.
+ */
+function buildSnapshot() {
+  const rand = random(42);
+  const perDomain = Math.floor(TOTAL / DOMAINS) - 2;
+  const sources = Array.from({ length: HOSTS }, (_, h) => ({
+    host: `lists${h + 1}`, index: 0, type: 'mailman3', label: 'sources[0] (mailman3)', addresses: [], refused: 0,
+  }));
+  const extra = { host: 'lists1', index: 1, type: 'static', label: 'sources[1] (static)', addresses: [], refused: 0 };
+  const domains = [];
+  const lines = [];
+  for (let d = 0; d < DOMAINS; d++) {
+    const domain = `lists${String(d).padStart(4, '0')}.example${d % 7}.org`;
+    domains.push(domain);
+    const locals = new Set();
+    while (locals.size < perDomain) {
+      if (rand() < 0.5) {
+        const list = `${WORDS[Math.floor(rand() * WORDS.length)]}-${Math.floor(rand() * 100000).toString(36)}`;
+        for (const suffix of MAILMAN) if (locals.size < perDomain) locals.add(`${list}${suffix}`);
+      } else {
+        locals.add(`user.${Math.floor(rand() * 1e9).toString(36)}`);
+      }
+    }
+    const sorted = [...locals].sort();
+    const keys = sorted.map((local) => `${local}@${domain}`);
+    for (const key of keys) sources[d % HOSTS].addresses.push(key);
+    if (d % 10 === 0) for (const key of keys.slice(0, 20)) extra.addresses.push(key);
+    for (const local of [...sorted, 'abuse', 'postmaster']) lines.push(`${local}@${domain} OK`);
+  }
+  const gateway = {
+    name: 'gw1.example.net',
+    smtputf8: false,
+    domains: domains.sort().map((domain) => ({ domain, nextHop: 'smtp:[lists1.example.org]:25', roleAddresses: true, allowEmpty: false })),
+  };
+  const all = [...sources, extra].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.index - b.index));
+  // Contract order within each source: by domain, then local part.
+  for (const source of all) {
+    const byDomain = new Map();
+    for (const key of source.addresses) {
+      const domain = key.slice(key.lastIndexOf('@') + 1);
+      if (!byDomain.has(domain)) byDomain.set(domain, []);
+      byDomain.get(domain).push(key);
+    }
+    source.addresses = [...byDomain.keys()].sort().flatMap((domain) => byDomain.get(domain));
+  }
+  return { snapshot: { format: 'rcptsync-snapshot', version: 1, sources: all, gateways: [gateway] }, lines };
+}
+
+function shuffle(items, rand) {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+/** Run a command; resolve with its wall time, stdout and the peak RSS that /usr/bin/time saw. */
+function timed(command, argv, env = process.env) {
+  return new Promise((resolve, reject) => {
+    const useTime = existsSync('/usr/bin/time');
+    const started = process.hrtime.bigint();
+    const child = spawn(useTime ? '/usr/bin/time' : command, useTime ? ['-f', '%M', command, ...argv] : argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code !== 0) return reject(new Error(`${command} ${argv.join(' ')} failed with exit code ${code}: ${stderr}`));
+      const rssKiB = useTime ? Number(stderr.trim().split('\n').pop()) : NaN;
+      resolve({ ms, stdout, rssKiB });
+    });
+  });
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const fmt = (ms) => `${(ms / 1000).toFixed(3)} s`;
+
+const work = await mkdtemp(path.join(tmpdir(), 'rcptsync-bench-render-'));
+try {
+  const generated = performance.now();
+  const { snapshot, lines } = buildSnapshot();
+  const snapshotFile = path.join(work, 'snapshot.json');
+  await writeSnapshot(snapshotFile, snapshot);
+  const linesFile = path.join(work, 'lines.txt');
+  writeFileSync(linesFile, `${shuffle(lines, random(7)).join('\n')}\n`);
+  const outDir = path.join(work, 'rendered');
+  console.log(`${lines.length} addresses over ${DOMAINS} domains, ${snapshot.sources.length} sources, 1 gateway (generated in ${fmt(performance.now() - generated)})`);
+
+  // Untimed warm-up: page cache for both inputs, and a previous tree to replace (as a nightly run does).
+  await timed(process.execPath, [path.join(here, 'lib/render-child.mjs'), snapshotFile, outDir]);
+  await timed('sort', ['-u', linesFile, '-o', path.join(work, 'sorted.txt')], { ...process.env, LC_ALL: 'C' });
+
+  const renders = [];
+  const sorts = [];
+  for (let run = 0; run < RUNS; run++) {
+    // Alternate, so that a noisy neighbour hits both sides alike.
+    const render = await timed(process.execPath, [path.join(here, 'lib/render-child.mjs'), snapshotFile, outDir]);
+    renders.push({ ...render, report: JSON.parse(render.stdout) });
+    sorts.push(await timed('sort', ['-u', linesFile, '-o', path.join(work, 'sorted.txt')], { ...process.env, LC_ALL: 'C' }));
+  }
+
+  // The rendered table holds exactly the lines sort -u produced.
+  const rendered = readFileSync(path.join(outDir, 'gw1.example.net/relay_recipients'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  const sorted = readFileSync(path.join(work, 'sorted.txt'), 'utf8').split('\n').filter(Boolean);
+  const same = rendered.length === sorted.length && [...rendered].sort().every((line, i) => line === sorted[i]);
+  if (!same) throw new Error(`relay_recipients (${rendered.length} lines) differs from sort -u (${sorted.length} lines)`);
+
+  const renderMs = median(renders.map((r) => r.ms));
+  const sortMs = median(sorts.map((s) => s.ms));
+  const rssMiB = Math.max(...renders.map((r) => (Number.isFinite(r.rssKiB) ? r.rssKiB : r.report.maxRssKiB))) / 1024;
+  const sortRssMiB = Math.max(...sorts.map((s) => s.rssKiB)) / 1024;
+  const ratio = renderMs / sortMs;
+  const phase = (key) => fmt(median(renders.map((r) => r.report[key])));
+  const rows = [
+    ['', 'wall (median)', 'peak RSS', 'target', 'result'],
+    [`rcptsync render (${RUNS} runs)`, fmt(renderMs), `${rssMiB.toFixed(0)} MiB`, `< ${TARGET_RSS_MIB} MiB`, rssMiB < TARGET_RSS_MIB ? 'PASS' : 'MISS'],
+    [`LC_ALL=C sort -u (${RUNS} runs)`, fmt(sortMs), Number.isFinite(sortRssMiB) ? `${sortRssMiB.toFixed(0)} MiB` : '?', '', ''],
+    ['ratio render / sort -u', `${ratio.toFixed(2)}x`, '', `<= ${TARGET_RATIO}x`, ratio <= TARGET_RATIO ? 'PASS' : 'MISS'],
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  console.log();
+  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+  console.log();
+  console.log(`render phases (median): start-up ${phase('loadMs')}, read+check snapshot ${phase('readMs')}, render+write+swap ${phase('renderMs')}`);
+  console.log(`all runs: render ${renders.map((r) => fmt(r.ms)).join(', ')}; sort -u ${sorts.map((s) => fmt(s.ms)).join(', ')}`);
+  process.exitCode = 0;
+} finally {
+  if (keep) console.log(`kept ${work}`);
+  else await rm(work, { recursive: true, force: true });
+}
