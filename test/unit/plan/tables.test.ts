@@ -7,6 +7,7 @@ import { RcptsyncError } from '../../../src/errors.js';
 import type { Snapshot } from '../../../src/model/snapshot.js';
 import {
   countTables,
+  isSortedUnique,
   parseRelayRecipients,
   tablesFromGitRevision,
   tablesFromRenderedTree,
@@ -33,6 +34,11 @@ describe('parseRelayRecipients', () => {
       'a.example.org': ['abuse@a.example.org', 'alice@a.example.org', 'bob@a.example.org'],
       'b.example.net': ['postmaster@b.example.net'],
     });
+  });
+
+  it('ends the key at a space, a tab or a CR, and skips indented comments', () => {
+    const map = parseRelayRecipients('a@x.org OK\r\nb@x.org\tOK\r\n  # note\r\n\tc@x.org OK\nd@x.org\n', 'f');
+    expect(map.get('x.org')).toEqual(['a@x.org', 'b@x.org', 'c@x.org', 'd@x.org']);
   });
 
   it('keeps U-label lines as their own domain', () => {
@@ -151,7 +157,10 @@ describe('tablesFromSnapshot', () => {
         { name: 'mx2', smtputf8: false, domains: [{ domain: 'xn--bcher-kva.example', nextHop: 'smtp:[lists1]:25', roleAddresses: false, allowEmpty: false }] },
       ],
     };
-    expect(plain(tablesFromSnapshot(snapshot))).toEqual({
+    const built = tablesFromSnapshot(snapshot);
+    // tablesFromSnapshot trusts the builder's order; check it on copies, which carry no mark.
+    for (const domains of built.values()) for (const list of domains.values()) expect(isSortedUnique([...list])).toBe(true);
+    expect(plain(built)).toEqual({
       mx1: {
         'a.example.org': ['abuse@a.example.org', 'postmaster@a.example.org', 'team@a.example.org', 'team-request@a.example.org'],
         'bücher.example': ['info@bücher.example'],
