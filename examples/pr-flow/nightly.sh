@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# The nightly pull-request flow for rcptsync (see README.md beside this file).
+#
+#   nightly.sh            collect once, plan, and then either
+#                           - within the safety thresholds: render, commit rendered/
+#                             to the base branch, deploy with playbooks/deploy.yml;
+#                           - refused by a threshold (exit 3): render the same
+#                             collection on a review branch, commit rendered/ and the
+#                             snapshot, open (or update) a pull request whose body is
+#                             the Markdown plan. Nothing is deployed; the
+#                             last-known-good state is untouched.
+#   nightly.sh apply-reviewed
+#                         after that pull request is merged: render the reviewed
+#                         snapshot (exactly what was reviewed, recorded as the new
+#                         last-known-good state), check that the tree is
+#                         byte-identical to the merged rendered/, and deploy it.
+#
+# Run from the root of the repository that holds the inventory and rendered/.
+# Settings (environment):
+#   RCPTSYNC         command that runs rcptsync      (default: npx --no-install rcptsync)
+#   INVENTORY        Ansible inventory               (default: inventory/production)
+#   OUT              rendered tree, tracked in git   (default: rendered)
+#   STATE_DIR        last-known-good state; keep it OUTSIDE the checkout, because
+#                    CI checkouts are cleaned        (default: rcptsync's, beside OUT)
+#   METRICS_FILE     Prometheus textfile             (default: none)
+#   FORGE            github (gh CLI) or gitlab (glab CLI)          (default: github)
+#   BASE_BRANCH      branch that holds the deployed tree            (default: main)
+#   REVIEW_BRANCH    branch of the review pull request   (default: rcptsync/review)
+#   COMMIT_RENDERED  1: commit rendered/ to BASE_BRANCH after a direct apply (default: 1)
+#   DEPLOY_PLAYBOOK  playbook that pushes rendered/  (default: playbooks/deploy.yml)
+#   DRY_RUN          1: print git push, gh/glab and ansible-playbook instead of running them
+#
+# Exit status: 0 when applied or when a review pull request was opened/updated,
+# non-zero on any failure (rcptsync's own code where it failed: 1 runtime, 2 usage).
+set -euo pipefail
+
+RCPTSYNC=${RCPTSYNC:-npx --no-install rcptsync}
+INVENTORY=${INVENTORY:-inventory/production}
+OUT=${OUT:-rendered}
+STATE_DIR=${STATE_DIR:-}
+METRICS_FILE=${METRICS_FILE:-}
+FORGE=${FORGE:-github}
+BASE_BRANCH=${BASE_BRANCH:-main}
+REVIEW_BRANCH=${REVIEW_BRANCH:-rcptsync/review}
+COMMIT_RENDERED=${COMMIT_RENDERED:-1}
+DEPLOY_PLAYBOOK=${DEPLOY_PLAYBOOK:-playbooks/deploy.yml}
+DRY_RUN=${DRY_RUN:-0}
+# The reviewed snapshot and plan travel with the pull request.
+REVIEW_DIR=review
+
+log() { printf 'nightly: %s\n' "$*" >&2; }
+die() { log "$1"; exit "${2:-1}"; }
+
+# Side effects outside this machine (push, forge, gateways) go through here.
+outside() {
+  if [ "$DRY_RUN" = 1 ]; then printf 'DRY_RUN:' >&2; printf ' %q' "$@" >&2; printf '\n' >&2; else "$@"; fi
+}
+
+# rcptsync with the options every command shares. Word splitting of RCPTSYNC is intended.
+rcptsync() {
+  # shellcheck disable=SC2086
+  $RCPTSYNC "$@"
+}
+state_args=()
+[ -n "$STATE_DIR" ] && state_args=(--state-dir "$STATE_DIR")
+metrics_args=()
+[ -n "$METRICS_FILE" ] && metrics_args=(--metrics-file "$METRICS_FILE")
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+commit_paths() { # message, paths...
+  local message=$1
+  shift
+  git add -A -- "$@"
+  if git diff --cached --quiet -- "$@"; then
+    log "nothing to commit"
+    return 1
+  fi
+  git -c user.name="${GIT_AUTHOR_NAME:-rcptsync}" -c user.email="${GIT_AUTHOR_EMAIL:-rcptsync@localhost}" commit -q -m "$message" -- "$@"
+}
+
+deploy() {
+  log "deploying $OUT with $DEPLOY_PLAYBOOK"
+  outside ansible-playbook -i "$INVENTORY" "$DEPLOY_PLAYBOOK"
+}
+
+open_review() { # plan.md
+  local body=$1 title
+  title="rcptsync: review a shrink of the recipient tables ($(date -u +%Y-%m-%d))"
+  case "$FORGE" in
+    github)
+      # One review pull request at a time: update it when it is already open.
+      if [ "$DRY_RUN" != 1 ] && gh pr view "$REVIEW_BRANCH" --json state --jq .state 2>/dev/null | grep -qx OPEN; then
+        outside gh pr edit "$REVIEW_BRANCH" --title "$title" --body-file "$body"
+      else
+        outside gh pr create --base "$BASE_BRANCH" --head "$REVIEW_BRANCH" --title "$title" --body-file "$body"
+      fi
+      ;;
+    gitlab)
+      if [ "$DRY_RUN" != 1 ] && glab mr view "$REVIEW_BRANCH" >/dev/null 2>&1; then
+        outside glab mr update "$REVIEW_BRANCH" --title "$title" --description "$(cat "$body")"
+      else
+        outside glab mr create --source-branch "$REVIEW_BRANCH" --target-branch "$BASE_BRANCH" --title "$title" --description "$(cat "$body")" --yes
+      fi
+      ;;
+    *) die "FORGE must be github or gitlab, not \"$FORGE\"" 2 ;;
+  esac
+}
+
+close_stale_review() {
+  # A shrink that fixed itself (a source back online) leaves nothing to review.
+  [ "$DRY_RUN" = 1 ] && return 0
+  case "$FORGE" in
+    github) gh pr close "$REVIEW_BRANCH" --delete-branch --comment "Applied within the thresholds on $(date -u +%Y-%m-%d); nothing left to review." >/dev/null 2>&1 || true ;;
+    gitlab) glab mr close "$REVIEW_BRANCH" >/dev/null 2>&1 || true ;;
+  esac
+}
+
+nightly() {
+  [ -z "$(git status --porcelain -- "$OUT")" ] || die "$OUT has uncommitted changes; refusing to start" 2
+  git checkout -q "$BASE_BRANCH"
+
+  # Collect once: plan and render read the same snapshot, so the plan in the
+  # pull request is exactly what was refused.
+  log "collecting"
+  rcptsync collect -i "$INVENTORY" -s "$work/snapshot.json"
+
+  local rc=0
+  rcptsync plan -i "$INVENTORY" -o "$OUT" "${state_args[@]}" -s "$work/snapshot.json" --format markdown >"$work/plan.md" || rc=$?
+  case $rc in
+    0 | 3) ;;
+    *) die "rcptsync plan failed (exit $rc)" "$rc" ;;
+  esac
+
+  rc=0
+  rcptsync render -i "$INVENTORY" -o "$OUT" "${state_args[@]}" "${metrics_args[@]}" -s "$work/snapshot.json" || rc=$?
+  case $rc in
+    0)
+      log "within the safety thresholds: applying"
+      if [ "$COMMIT_RENDERED" = 1 ] && commit_paths "rcptsync: nightly render ($(date -u +%Y-%m-%d))" "$OUT"; then
+        outside git push -q origin "$BASE_BRANCH"
+      fi
+      deploy
+      close_stale_review
+      ;;
+    3)
+      log "refused by a safety threshold: opening a review pull request"
+      review "$work/plan.md"
+      ;;
+    *) die "rcptsync render failed (exit $rc); nothing was deployed" "$rc" ;;
+  esac
+}
+
+review() { # plan.md
+  local plan=$1 tree="$work/review"
+  git worktree add -q -B "$REVIEW_BRANCH" "$tree" "$BASE_BRANCH"
+  # shellcheck disable=SC2064
+  trap "git worktree remove --force '$tree' 2>/dev/null || true; rm -rf '$work'" EXIT
+  mkdir -p "$tree/$REVIEW_DIR"
+  cp "$work/snapshot.json" "$tree/$REVIEW_DIR/snapshot.json"
+  cp "$plan" "$tree/$REVIEW_DIR/plan.md"
+  # Render the refused collection on the branch with --force, against a throwaway
+  # copy of the state: the real last-known-good state must stay as it is until a
+  # human has merged this.
+  local scratch="$work/scratch-state"
+  mkdir -p "$scratch"
+  local state_file
+  state_file=$(find "${STATE_DIR:-$(dirname "$(realpath "$OUT")")/.rcptsync-state}" -maxdepth 1 -name "$(basename "$OUT").snapshot.json" 2>/dev/null | head -n 1 || true)
+  [ -n "$state_file" ] && cp "$state_file" "$scratch/"
+  rcptsync render -i "$INVENTORY" -o "$tree/$OUT" --state-dir "$scratch" --force -s "$tree/$REVIEW_DIR/snapshot.json"
+  (
+    cd "$tree"
+    commit_paths "rcptsync: shrink refused by the safety thresholds, for review" "$OUT" "$REVIEW_DIR" || true
+  )
+  outside git push -q --force origin "$REVIEW_BRANCH"
+  {
+    cat "$plan"
+    printf '\n---\nThe nightly sync refused this change. Merging this pull request applies exactly this snapshot (`%s/snapshot.json`) and this `%s/` tree to the gateways.\n' "$REVIEW_DIR" "$OUT"
+  } >"$work/body.md"
+  open_review "$work/body.md"
+}
+
+apply_reviewed() {
+  git checkout -q "$BASE_BRANCH"
+  [ -f "$REVIEW_DIR/snapshot.json" ] || die "$REVIEW_DIR/snapshot.json not found: nothing reviewed to apply" 2
+  # --force: a human accepted this shrink by merging. The render is deterministic,
+  # so the tree must come out byte-identical to the one that was reviewed.
+  rcptsync render -i "$INVENTORY" -o "$OUT" "${state_args[@]}" "${metrics_args[@]}" --force -s "$REVIEW_DIR/snapshot.json"
+  if [ -n "$(git status --porcelain -- "$OUT")" ]; then
+    git status --short -- "$OUT" >&2
+    die "the rendered tree differs from the reviewed one; not deploying" 1
+  fi
+  deploy
+}
+
+case "${1:-nightly}" in
+  nightly) nightly ;;
+  apply-reviewed) apply_reviewed ;;
+  *) die "usage: $0 [nightly|apply-reviewed]" 2 ;;
+esac
