@@ -73,11 +73,14 @@ export function formatCount(n: number): string {
   return frac === undefined ? grouped : `${grouped}.${frac}`;
 }
 
-/** The share with one decimal, or two when one would print the limit itself. */
+/** The share with one decimal, or more when fewer would print the limit itself (`30.0%, over 30%`). */
 function formatShare(removed: number, before: number, limit: number): string {
   const share = (removed / before) * 100;
-  const one = share.toFixed(1);
-  return Number(one) <= limit ? share.toFixed(2) : one;
+  for (let digits = 1; digits < 6; digits++) {
+    const shown = share.toFixed(digits);
+    if (Number(shown) > limit) return shown;
+  }
+  return share.toPrecision(6);
 }
 
 /** Over `percent`% of `before`, compared in integers so that exactly 30% stays allowed. */

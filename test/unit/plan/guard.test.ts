@@ -60,6 +60,9 @@ describe('checkSafety: share of removals', () => {
 
   it('prints two decimals when one would show the limit itself', () => {
     expect(messages(checkSafety(shrink(10_000, 3001), { policies: [], force: false }))[0]).toContain('3,001 of 10,000 entries (30.01%)');
+    expect(messages(checkSafety(shrink(100_000, 1), { policies: [policy({ maxRemovalPercent: 0 })], force: false }))[0]).toContain(
+      '1 of 100,000 entries (0.001%) would be removed, over 0%',
+    );
   });
 
   it('exempts tables under the floor, as octoDNS does under MIN_EXISTING_RECORDS', () => {
