@@ -154,6 +154,15 @@ describe('buildGatewayTables', () => {
     expect(gw2!.sources.map((s) => snapshot.sources[s]!.label)).toEqual(['sources[0] (mailman3)', 'sources[1] (aliases)']);
   });
 
+  test('checked lists are frozen, and the tables from them equal those from unchecked copies', () => {
+    const checked = validateSnapshot(fixtureSnapshot());
+    const list = checked.sources[2]!.addresses;
+    expect(Object.isFrozen(list)).toBe(true);
+    expect(() => (list as string[]).push('@lists.example.org')).toThrow(TypeError);
+    const unchecked: Snapshot = { ...checked, sources: checked.sources.map((s) => ({ ...s, addresses: [...s.addresses] })) };
+    expect(buildGatewayTables(checked)).toEqual(buildGatewayTables(unchecked));
+  });
+
   test('an invalid key in a relayed domain is refused even in a snapshot built in memory', () => {
     for (const bad of ['@lists.example.org', 'x OK\n@lists.example.org', 'X@lists.example.org']) {
       const snapshot = fixtureSnapshot();
