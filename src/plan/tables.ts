@@ -156,7 +156,8 @@ export async function tablesFromRenderedTree(dir: string): Promise<GatewayTables
     let text: string;
     try {
       if (!(await stat(file)).isFile()) continue;
-      text = await readFile(file, 'utf8');
+      // One decode of the whole buffer: readFile with an encoding decodes in chunks, several times slower for 50 MB.
+      text = (await readFile(file)).toString('utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw new RcptsyncError(`${file}: ${(error as Error).message}`, ExitCode.runtime);
