@@ -143,7 +143,7 @@ function scanTableText(text: string, from: number, refuseCatchAll: boolean, fail
     if (end < 0) end = text.length;
     if (end > i) {
       const first = text.charCodeAt(i);
-      if (first === 32 || first === 9) {
+      if (isBlank(first)) {
         if (text.slice(i, end).trim() !== '') fail('a line starts with whitespace, which continues the previous entry in a Postfix table');
       } else if (first !== 35) {
         if (refuseCatchAll && first === 64) fail('a line starts with "@": a catch-all never goes into relay_recipients');
@@ -155,6 +155,11 @@ function scanTableText(text: string, from: number, refuseCatchAll: boolean, fail
   return count;
 }
 
+/** Whitespace as Python's bytes.strip() sees it (the Ansible role counts with that), LF aside. */
+function isBlank(code: number): boolean {
+  return code === 32 || code === 9 || code === 13 || code === 11 || code === 12;
+}
+
 /** Non-comment, non-blank lines of a Postfix table, counted as the Ansible role counts them. */
 export function countEntries(bytes: Uint8Array): number {
   let count = 0;
@@ -163,7 +168,7 @@ export function countEntries(bytes: Uint8Array): number {
     const b = bytes[i]!;
     if (b === 10) {
       decided = false;
-    } else if (!decided && b !== 32 && b !== 9 && b !== 13) {
+    } else if (!decided && !isBlank(b)) {
       // The first non-blank character of a line decides: `#` is a comment, anything else an entry.
       if (b !== 35) count++;
       decided = true;
