@@ -625,6 +625,13 @@ async function removeStaleLab(dir) {
     await killNetnsProcesses(ns);
     await run('ip', ['netns', 'del', ns], { check: false });
   }
+  // The kernel frees a deleted namespace (and the veth peer in it) asynchronously:
+  // delete our ends of the veth pairs now so that a new lab can reuse the names.
+  const links = await run('ip', ['-o', 'link', 'show'], { check: false });
+  for (const match of links.stdout.matchAll(/^\d+: ([^:@\s]+)/gm)) {
+    const link = /** @type {string} */ (match[1]);
+    if (link.startsWith(NETNS_PREFIX)) await run('ip', ['link', 'del', link], { check: false });
+  }
   const bridge = await run('ip', ['link', 'show', BRIDGE], { check: false });
   if (bridge.code === 0) await run('ip', ['link', 'del', BRIDGE], { check: false });
   // Only a directory the lab made (or none): never remove a directory given by mistake.

@@ -1,0 +1,181 @@
+/**
+ * The whole flow on real components: `ansible-playbook playbooks/sync.yml` runs
+ * `rcptsync sync` against the lab's Mailman 3 list server over SSH, then the
+ * postfix_relay_gateway role publishes the tables on two real Postfix gateways.
+ * Every verdict comes from Postfix itself, at RCPT time, over SMTP from the
+ * control node (which is not a trusted client of the gateways).
+ *
+ * The tests run in order and share the lab: each step starts from the state the
+ * previous one left.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALIAS_KEYS, ALIASES_DOMAIN, INITIAL_LISTS, REPO_ROOT, mailman3Addresses, startLab, type Lab } from '../lab/lab.mjs';
+import { describeRun, runPlaybook, type PlaybookRun } from '../lab/ansible.mjs';
+import { probeRecipients, type RcptReply } from '../lab/smtp-probe.mjs';
+
+const STEP_TIMEOUT = 300_000;
+const ACCEPTED = '250 2.1.5 Ok';
+const unknownReply = (address: string) =>
+  `550 5.1.1 <${address}>: Recipient address rejected: User unknown in relay recipient table`;
+const relayDeniedReply = (address: string) => `554 5.7.1 <${address}>: Relay access denied`;
+
+let lab: Lab;
+
+beforeAll(async () => {
+  if (!existsSync(join(REPO_ROOT, 'dist', 'bin.js'))) throw new Error('dist/bin.js is missing: run `npm run build` (npm test does it first)');
+  lab = await startLab();
+}, STEP_TIMEOUT);
+
+afterAll(async () => {
+  await lab?.stop();
+}, 60_000);
+
+/** `Announce@Lists.Example.Test` */
+const mixedCase = (address: string) => address.replace(/(^|[.@-])([a-z])/g, (_, separator: string, letter: string) => separator + letter.toUpperCase());
+const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+
+/** Every address that must be accepted for these lists, with the role and alias addresses. */
+function validAddresses(lists: string[]): string[] {
+  const domains = [...new Set(lists.map(domainOf))];
+  return [
+    ...lists.flatMap((list) => mailman3Addresses(list)),
+    // VERP bounces and confirmations carry a +extension (recipient_delimiter = +).
+    ...lists.map((list) => list.replace('@', '-bounces+someone=example.org@')),
+    ...lists.map((list) => list.replace('@', '-confirm+0123456789abcdef@')),
+    // Postfix lookups are case-insensitive, and senders do write addresses this way.
+    ...lists.map(mixedCase),
+    ...lists.map((list) => list.replace('@', '-owner@').toUpperCase()),
+    ...domains.flatMap((domain) => [`postmaster@${domain}`, `abuse@${domain}`]),
+    ...ALIAS_KEYS.map((key) => `${key}@${ALIASES_DOMAIN}`),
+  ];
+}
+
+/** Probes each address on the gateway that relays its domain; small batches keep Postfix's error limits out of the way. */
+async function probeOnOwnGateway(addresses: string[]): Promise<RcptReply[]> {
+  const replies: RcptReply[] = [];
+  for (const gateway of lab.gateways) {
+    const mine = addresses.filter((address) => gateway.domains.includes(domainOf(address)));
+    for (let i = 0; i < mine.length; i += 8) replies.push(...(await probeRecipients(gateway.address, mine.slice(i, i + 8))));
+  }
+  return replies;
+}
+
+/** Replies that are not the expected one, as readable lines (an empty list is the pass). */
+function mismatches(replies: RcptReply[], expected: (address: string) => string): string[] {
+  return replies.filter((reply) => reply.text !== expected(reply.address)).map((reply) => `${reply.address}: ${reply.text}`);
+}
+
+function expectSuccess(result: PlaybookRun) {
+  expect(result.code, describeRun(result)).toBe(0);
+  for (const gateway of lab.gateways) {
+    expect(result.recap[gateway.name], describeRun(result)).toMatchObject({ failed: 0, unreachable: 0 });
+  }
+}
+
+/** sha256 and mtime of every file under a gateway's /etc/postfix, and how often Postfix reloaded. */
+function fingerprint(gateway: string): { files: Record<string, string>; reloads: number } {
+  const root = lab.hostPath(gateway, '/etc/postfix');
+  const files: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) {
+        const sha = createHash('sha256').update(readFileSync(path)).digest('hex');
+        files[path.slice(root.length)] = `${sha} ${statSync(path).mtimeMs}`;
+      }
+    }
+  };
+  walk(root);
+  const log = readFileSync(lab.hostPath(gateway, '/var/lib/postfix/maillog'), 'utf8');
+  return { files, reloads: (log.match(/ reload -- version /g) ?? []).length };
+}
+
+describe('sync.yml on real Mailman 3 and Postfix', () => {
+  let lists = [...INITIAL_LISTS];
+
+  it('runs rcptsync and publishes the tables on both gateways', async () => {
+    expectSuccess(await runPlaybook(lab, 'playbooks/sync.yml'));
+  }, STEP_TIMEOUT);
+
+  it('(1) accepts every address of every list, VERP and +extension forms, postmaster@, abuse@ and the aliases on the gateway that relays the domain', async () => {
+    const addresses = validAddresses(lists);
+    expect(addresses.length).toBeGreaterThan(INITIAL_LISTS.length * 9);
+    const replies = await probeOnOwnGateway(addresses);
+    expect(replies).toHaveLength(addresses.length);
+    expect(mismatches(replies, () => ACCEPTED)).toEqual([]);
+  }, STEP_TIMEOUT);
+
+  it('(2) rejects unknown local parts with 550 5.1.1, and domains relayed by the other gateway with 554 5.7.1', async () => {
+    const unknown = [
+      'nosuchlist@lists.example.test',
+      'announce-nosuch@lists.example.test',
+      'announcex@lists.example.test',
+      'nosuch-bounces+someone=example.org@lists.example.test',
+      'nosuchlist@news.example.test',
+      'weekly-admin@news.example.test', // a Mailman 2 suffix; Mailman 3 has none
+    ];
+    expect(mismatches(await probeOnOwnGateway(unknown), unknownReply)).toEqual([]);
+
+    for (const gateway of lab.gateways) {
+      const foreign = lab.gateways
+        .filter((other) => other !== gateway)
+        .flatMap((other) => other.domains)
+        .flatMap((domain) => [`postmaster@${domain}`, `${lists.find((list) => domainOf(list) === domain)}`]);
+      const outside = [...foreign, 'someone@example.com'];
+      expect(mismatches(await probeRecipients(gateway.address, outside), relayDeniedReply), gateway.name).toEqual([]);
+    }
+  }, STEP_TIMEOUT);
+
+  it('(3) accepts a list created on the list server, and rejects a removed one, after the next sync', async () => {
+    const created = 'fresh@lists.example.test';
+    const removed = 'dev@lists.example.test';
+    await lab.mailman(['create', created]);
+    await lab.mailman(['remove', removed]);
+
+    // The gateways only learn of it from a sync.
+    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(created)), unknownReply)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(removed)), () => ACCEPTED)).toEqual([]);
+
+    expectSuccess(await runPlaybook(lab, 'playbooks/sync.yml'));
+    lists = [...lists.filter((list) => list !== removed), created];
+
+    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(created)), () => ACCEPTED)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(removed)), unknownReply)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(validAddresses(lists)), () => ACCEPTED)).toEqual([]);
+  }, STEP_TIMEOUT);
+
+  it('(4) reports changed=0 on every gateway when nothing changed', async () => {
+    const before = Object.fromEntries(lab.gateways.map((gateway) => [gateway.name, fingerprint(gateway.name)]));
+    const result = await runPlaybook(lab, 'playbooks/sync.yml');
+    expectSuccess(result);
+    for (const gateway of lab.gateways) {
+      expect(result.recap[gateway.name], describeRun(result)).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
+      expect(result.recap[gateway.name]?.ok, describeRun(result)).toBeGreaterThan(0);
+      expect(fingerprint(gateway.name), gateway.name).toEqual(before[gateway.name]);
+    }
+  }, STEP_TIMEOUT);
+
+  it('(5) with the list server unreachable, fails before touching any gateway, and every valid address is still accepted', async () => {
+    const before = Object.fromEntries(lab.gateways.map((gateway) => [gateway.name, fingerprint(gateway.name)]));
+    await lab.stopSsh('list1');
+    try {
+      const result = await runPlaybook(lab, 'playbooks/sync.yml');
+      expect(result.code, describeRun(result)).not.toBe(0);
+      expect(result.recap.localhost?.failed, describeRun(result)).toBeGreaterThan(0);
+      // rcptsync names the host it could not reach.
+      expect(result.stdout + result.stderr, describeRun(result)).toMatch(/list1/);
+      for (const gateway of lab.gateways) {
+        const recap = result.recap[gateway.name];
+        if (recap) expect(recap, describeRun(result)).toMatchObject({ changed: 0 });
+        expect(fingerprint(gateway.name), gateway.name).toEqual(before[gateway.name]);
+      }
+      expect(mismatches(await probeOnOwnGateway(validAddresses(lists)), () => ACCEPTED)).toEqual([]);
+    } finally {
+      await lab.startSsh('list1');
+    }
+  }, STEP_TIMEOUT);
+});
