@@ -4,7 +4,11 @@
 # changing a lab module: sh test/lab/gen-types.sh
 set -e
 cd "$(dirname "$0")/../.."
+out=$(mktemp -d test/lab/.types.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+mkdir "$out/src"
+cp test/lab/*.mjs "$out/src/"
 npx tsc --allowJs --checkJs --declaration --emitDeclarationOnly --strict --noUncheckedIndexedAccess \
   --target ES2022 --module NodeNext --moduleResolution NodeNext --types node --skipLibCheck \
-  --rootDir test/lab --outDir test/lab \
-  test/lab/lab.mjs test/lab/smtp-probe.mjs test/lab/ansible.mjs test/lab/run.mjs
+  --rootDir "$out/src" --outDir "$out/types" "$out"/src/*.mjs
+cp "$out"/types/*.d.mts test/lab/

@@ -1,18 +1,17 @@
 /**
- * @typedef {object} LabOptions
- * @property {string} [dir] where the lab keeps its files (default /var/tmp/rcptsync-lab; removed on stop)
- * @property {string[]} [lists] lists to create at start (default INITIAL_LISTS)
- * @property {Record<string, unknown>} [gatewayVars] extra variables for the mail_gateways group
- * @property {Record<string, unknown>} [extraVars] extra playbook variables (merged into extra-vars.yml)
- * @property {(message: string) => void} [log] progress messages
- */
-/**
  * Starts the lab (as root). Removes a stale lab first; on failure tears down what
  * it built and rethrows.
  * @param {LabOptions} [options]
  * @returns {Promise<Lab>}
  */
 export function startLab(options?: LabOptions): Promise<Lab>;
+/**
+ * Tears down a lab by its directory, e.g. one kept running with the demo's --keep
+ * or left by a killed run. Safe when there is none.
+ * @param {string} [dir]
+ * @param {Partial<LabNetwork>} [network] as given to startLab
+ */
+export function stopLab(dir?: string, network?: Partial<LabNetwork>): Promise<void>;
 /** Every address of a Mailman 3 list: the posting address and its 8 sub-addresses. @param {string} list e.g. announce@lists.example.test */
 export function mailman3Addresses(list: string): string[];
 /**
@@ -40,6 +39,24 @@ export const ALIASES_DOMAIN: "lists.example.test";
 export const ALIAS_KEYS: string[];
 /** Inside list1; the inventory's command names it, so it is the same everywhere. */
 export const MAILMAN_CONFIG: "/etc/mailman3/mailman.cfg";
+/**
+ * @typedef {object} LabOptions
+ * @property {string} [dir] where the lab keeps its files (default /var/tmp/rcptsync-lab; removed on stop)
+ * @property {string[]} [lists] lists to create at start (default INITIAL_LISTS)
+ * @property {Record<string, unknown>} [gatewayVars] extra variables for the mail_gateways group
+ * @property {Record<string, unknown>} [extraVars] extra playbook variables (merged into extra-vars.yml)
+ * @property {(message: string) => void} [log] progress messages
+ * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
+ *   second lab (a benchmark beside the suite) its own, or the two tear each other down
+ */
+/**
+ * @typedef {object} LabNetwork
+ * @property {string} bridge bridge in the root namespace (at most 15 characters)
+ * @property {string} netnsPrefix prefix of the namespaces and of the control node's veth ends
+ * @property {string} subnet first three octets of a private /24 that exists only on this machine, e.g. 10.213.0
+ */
+/** @type {LabNetwork} */
+export const DEFAULT_NETWORK: LabNetwork;
 export class Lab {
     /** @param {LabOptions} options */
     constructor(options: LabOptions);
@@ -48,6 +65,8 @@ export class Lab {
     initialLists: string[];
     gatewayVars: Record<string, unknown>;
     extraVars: Record<string, unknown>;
+    /** @type {LabNetwork} */
+    network: LabNetwork;
     controlAddress: string;
     bridge: string;
     controlDir: string;
@@ -107,8 +126,8 @@ export class Lab {
     stop(): Promise<void>;
     /** Builds the lab; startLab() calls it once. */
     build(): Promise<void>;
-    /** @private */
-    private buildNetwork;
+    /** Bridge, namespaces, veth pairs and addresses. @protected */
+    protected buildNetwork(): Promise<void>;
     /** Per-host copies of the trees that will be bind-mounted over the real ones. @private @param {LabHost} host */
     private prepareTrees;
     /**
@@ -126,28 +145,6 @@ export class Lab {
     /** @private */
     private writeInventory;
 }
-export type LabOptions = {
-    /**
-     * where the lab keeps its files (default /var/tmp/rcptsync-lab; removed on stop)
-     */
-    dir?: string | undefined;
-    /**
-     * lists to create at start (default INITIAL_LISTS)
-     */
-    lists?: string[] | undefined;
-    /**
-     * extra variables for the mail_gateways group
-     */
-    gatewayVars?: Record<string, unknown> | undefined;
-    /**
-     * extra playbook variables (merged into extra-vars.yml)
-     */
-    extraVars?: Record<string, unknown> | undefined;
-    /**
-     * progress messages
-     */
-    log?: ((message: string) => void) | undefined;
-};
 export type HostRole = "list" | "gateway";
 export type LabHost = {
     /**
@@ -179,4 +176,45 @@ export type LabHost = {
      * process that keeps the host's mount namespace alive
      */
     holderPid: number;
+};
+export type LabOptions = {
+    /**
+     * where the lab keeps its files (default /var/tmp/rcptsync-lab; removed on stop)
+     */
+    dir?: string | undefined;
+    /**
+     * lists to create at start (default INITIAL_LISTS)
+     */
+    lists?: string[] | undefined;
+    /**
+     * extra variables for the mail_gateways group
+     */
+    gatewayVars?: Record<string, unknown> | undefined;
+    /**
+     * extra playbook variables (merged into extra-vars.yml)
+     */
+    extraVars?: Record<string, unknown> | undefined;
+    /**
+     * progress messages
+     */
+    log?: ((message: string) => void) | undefined;
+    /**
+     * names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
+     * second lab (a benchmark beside the suite) its own, or the two tear each other down
+     */
+    network?: Partial<LabNetwork> | undefined;
+};
+export type LabNetwork = {
+    /**
+     * bridge in the root namespace (at most 15 characters)
+     */
+    bridge: string;
+    /**
+     * prefix of the namespaces and of the control node's veth ends
+     */
+    netnsPrefix: string;
+    /**
+     * first three octets of a private /24 that exists only on this machine, e.g. 10.213.0
+     */
+    subnet: string;
 };

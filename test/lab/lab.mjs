@@ -86,7 +86,19 @@ export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
  * @property {Record<string, unknown>} [gatewayVars] extra variables for the mail_gateways group
  * @property {Record<string, unknown>} [extraVars] extra playbook variables (merged into extra-vars.yml)
  * @property {(message: string) => void} [log] progress messages
+ * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
+ *   second lab (a benchmark beside the suite) its own, or the two tear each other down
  */
+
+/**
+ * @typedef {object} LabNetwork
+ * @property {string} bridge bridge in the root namespace (at most 15 characters)
+ * @property {string} netnsPrefix prefix of the namespaces and of the control node's veth ends
+ * @property {string} subnet first three octets of a private /24 that exists only on this machine, e.g. 10.213.0
+ */
+
+/** @type {LabNetwork} */
+export const DEFAULT_NETWORK = { bridge: BRIDGE, netnsPrefix: NETNS_PREFIX, subnet: '10.213.0' };
 
 /**
  * Starts the lab (as root). Removes a stale lab first; on failure tears down what
@@ -97,7 +109,7 @@ export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
 export async function startLab(options = {}) {
   if (process.getuid?.() !== 0) throw new Error('the lab needs root (network and mount namespaces, sshd, postfix)');
   const lab = new Lab(options);
-  await removeStaleLab(lab.dir);
+  await removeStaleLab(lab.dir, lab.network);
   try {
     await lab.build();
   } catch (error) {
@@ -115,8 +127,10 @@ export class Lab {
     this.initialLists = [...(options.lists ?? INITIAL_LISTS)];
     this.gatewayVars = options.gatewayVars ?? {};
     this.extraVars = options.extraVars ?? {};
-    this.controlAddress = CONTROL_ADDRESS;
-    this.bridge = BRIDGE;
+    /** @type {LabNetwork} */
+    this.network = { ...DEFAULT_NETWORK, ...options.network };
+    this.controlAddress = `${this.network.subnet}.1`;
+    this.bridge = this.network.bridge;
     const control = join(this.dir, 'control');
     this.controlDir = control;
     this.privateKeyFile = join(control, 'id_ed25519');
@@ -135,7 +149,8 @@ export class Lab {
       const root = join(this.dir, 'hosts', plan.name);
       this.hosts[plan.name] = {
         ...plan,
-        netns: NETNS_PREFIX + plan.name,
+        address: plan.address.replace(/^10\.213\.0\./, `${this.network.subnet}.`),
+        netns: this.network.netnsPrefix + plan.name,
         root,
         mounts: plan.role === 'list' ? [...POSTFIX_TREES, ...MAILMAN_TREES] : [...POSTFIX_TREES],
         holderPid: 0,
@@ -271,7 +286,7 @@ export class Lab {
   async stop() {
     if (this.stopped) return;
     this.stopped = true;
-    await removeStaleLab(this.dir);
+    await removeStaleLab(this.dir, this.network);
   }
 
   /** Builds the lab; startLab() calls it once. */
@@ -302,16 +317,16 @@ export class Lab {
     this.log(`lab: up (${hosts.map((host) => `${host.name} ${host.address}`).join(', ')})`);
   }
 
-  /** @private */
+  /** Bridge, namespaces, veth pairs and addresses. @protected */
   async buildNetwork() {
-    await run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-    await run('ip', ['addr', 'add', `${CONTROL_ADDRESS}/24`, 'dev', BRIDGE]);
-    await run('ip', ['link', 'set', BRIDGE, 'up']);
+    await run('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', `${this.controlAddress}/24`, 'dev', this.bridge]);
+    await run('ip', ['link', 'set', this.bridge, 'up']);
     for (const host of Object.values(this.hosts)) {
       const ns = host.netns;
       await run('ip', ['netns', 'add', ns]);
       await run('ip', ['link', 'add', ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-      await run('ip', ['link', 'set', ns, 'master', BRIDGE, 'up']);
+      await run('ip', ['link', 'set', ns, 'master', this.bridge, 'up']);
       await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       await run('ip', ['-n', ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0']);
       await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
@@ -330,7 +345,7 @@ export class Lab {
     const varLibPostfix = join(fs, 'var/lib/postfix');
     mkdirSync(varLibPostfix, { recursive: true });
     chownSync(varLibPostfix, uid('postfix'), gid('postfix'));
-    writeFileSync(join(etcPostfix, 'main.cf'), host.role === 'gateway' ? gatewayMainCf(host) : listServerMainCf(host));
+    writeFileSync(join(etcPostfix, 'main.cf'), host.role === 'gateway' ? gatewayMainCf(host, this.controlAddress) : listServerMainCf(host));
 
     if (host.role === 'list') {
       const etcMailman = join(fs, 'etc/mailman3');
@@ -474,6 +489,16 @@ export class Lab {
   }
 }
 
+/**
+ * Tears down a lab by its directory, e.g. one kept running with the demo's --keep
+ * or left by a killed run. Safe when there is none.
+ * @param {string} [dir]
+ * @param {Partial<LabNetwork>} [network] as given to startLab
+ */
+export async function stopLab(dir = DEFAULT_LAB_DIR, network = {}) {
+  await removeStaleLab(resolve(dir), { ...DEFAULT_NETWORK, ...network });
+}
+
 /** Every address of a Mailman 3 list: the posting address and its 8 sub-addresses. @param {string} list e.g. announce@lists.example.test */
 export function mailman3Addresses(list) {
   const [local, domain] = list.split('@');
@@ -481,7 +506,7 @@ export function mailman3Addresses(list) {
 }
 
 /** @param {LabHost} host */
-function gatewayMainCf(host) {
+function gatewayMainCf(host, controlAddress = CONTROL_ADDRESS) {
   return `# Minimal main.cf of the lab gateway ${host.name}; the postfix_relay_gateway role completes it.
 compatibility_level = 3.6
 myhostname = ${host.name}.gateways.example.test
@@ -489,7 +514,7 @@ myorigin = $myhostname
 mydestination =
 inet_interfaces = ${host.address}
 inet_protocols = ipv4
-# The control node (${CONTROL_ADDRESS}) is not a trusted client: relay control applies to the probes.
+# The control node (${controlAddress}) is not a trusted client: relay control applies to the probes.
 mynetworks = 127.0.0.0/8 ${host.address}/32
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 alias_maps =
@@ -617,10 +642,14 @@ function commOf(pid) {
   }
 }
 
-/** Removes a lab (ours or one left by a killed run): processes, namespaces, bridge, files. @param {string} dir */
-async function removeStaleLab(dir) {
+/**
+ * Removes a lab (ours or one left by a killed run): processes, namespaces, bridge, files.
+ * Only the namespaces, links and bridge of this network: another lab keeps running.
+ * @param {string} dir @param {LabNetwork} network
+ */
+async function removeStaleLab(dir, { netnsPrefix, bridge: bridgeName }) {
   const { stdout } = await run('ip', ['netns', 'list'], { check: false });
-  const namespaces = stdout.split('\n').map((line) => line.split(/\s+/)[0] ?? '').filter((name) => name.startsWith(NETNS_PREFIX));
+  const namespaces = stdout.split('\n').map((line) => line.split(/\s+/)[0] ?? '').filter((name) => name.startsWith(netnsPrefix));
   for (const ns of namespaces) {
     await killNetnsProcesses(ns);
     await run('ip', ['netns', 'del', ns], { check: false });
@@ -630,10 +659,10 @@ async function removeStaleLab(dir) {
   const links = await run('ip', ['-o', 'link', 'show'], { check: false });
   for (const match of links.stdout.matchAll(/^\d+: ([^:@\s]+)/gm)) {
     const link = /** @type {string} */ (match[1]);
-    if (link.startsWith(NETNS_PREFIX)) await run('ip', ['link', 'del', link], { check: false });
+    if (link.startsWith(netnsPrefix)) await run('ip', ['link', 'del', link], { check: false });
   }
-  const bridge = await run('ip', ['link', 'show', BRIDGE], { check: false });
-  if (bridge.code === 0) await run('ip', ['link', 'del', BRIDGE], { check: false });
+  const bridge = await run('ip', ['link', 'show', bridgeName], { check: false });
+  if (bridge.code === 0) await run('ip', ['link', 'del', bridgeName], { check: false });
   // Only a directory the lab made (or none): never remove a directory given by mistake.
   if (existsSync(dir) && !existsSync(join(dir, LAB_MARKER))) {
     throw new Error(`${dir} exists and is not a lab directory (no ${LAB_MARKER}); remove it or choose another dir`);
