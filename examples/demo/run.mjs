@@ -137,7 +137,7 @@ async function main() {
 
     out();
     out(failures === 0 ? `All ${probes.length} probes answered as expected (${elapsed()}).` : `${failures} of ${probes.length} probes did not answer as expected (${elapsed()}).`);
-    if (keep) printHowToExplore(lab);
+    if (keep) printHowToExplore(lab, REPO_ROOT);
     return failures === 0 ? 0 : 1;
   } catch (error) {
     if (!interrupted) process.stderr.write(`demo failed: ${/** @type {Error} */ (error).stack ?? error}\n`);
@@ -150,15 +150,15 @@ async function main() {
   }
 }
 
-/** @param {import('../../test/lab/lab.mjs').Lab} lab */
-function printHowToExplore(lab) {
+/** @param {import('../../test/lab/lab.mjs').Lab} lab @param {string} repoRoot */
+function printHowToExplore(lab, repoRoot) {
   const ssh = `ssh -i ${lab.privateKeyFile} -o UserKnownHostsFile=${lab.knownHostsFile}`;
   out(`
 == The lab keeps running (--keep). To explore it:
    ${ssh} root@${lab.host('gw1').address}      # a gateway: postconf -n; ls /etc/postfix/rcptsync
    ${ssh} root@${lab.host('list1').address}    # the list server: ${lab.mailmanListsCommand}
    swaks --quit-after RCPT --server ${lab.host('gw1').address} --from '<>' --to someone@lists.example.test
-   cd ${process.cwd()} && ANSIBLE_NOCOLOR=1 ${lab.playbookArgv('playbooks/sync.yml').join(' ')}
+   cd ${repoRoot} && ANSIBLE_NOCOLOR=1 ${lab.playbookArgv('playbooks/sync.yml').join(' ')}
    inventory: ${lab.inventoryFile}   rendered tree: ${lab.renderedDir}
    gateway log: ${lab.hostPath('gw1', '/var/lib/postfix/maillog')}
    tear down: node examples/demo/run.mjs --stop`);
