@@ -9,8 +9,9 @@
  * previous one left.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALIAS_KEYS, ALIASES_DOMAIN, INITIAL_LISTS, REPO_ROOT, mailman3Addresses, startLab, type Lab } from '../lab/lab.mjs';
 import { describeRun, runPlaybook, type PlaybookRun } from '../lab/ansible.mjs';
@@ -158,6 +159,34 @@ describe('sync.yml on real Mailman 3 and Postfix', () => {
       expect(result.recap[gateway.name], describeRun(result)).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
       expect(result.recap[gateway.name]?.ok, describeRun(result)).toBeGreaterThan(0);
       expect(fingerprint(gateway.name), gateway.name).toEqual(before[gateway.name]);
+    }
+  }, STEP_TIMEOUT);
+
+  it('rcptsync status sees every gateway in sync, and a changed map as drift', async () => {
+    const status = (): { status: number; stdout: string; stderr: string } => {
+      const result = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'bin.js'), 'status', '-i', lab.inventoryFile, '-o', lab.renderedDir], {
+        encoding: 'utf8',
+        env: { ...process.env, SSH_AUTH_SOCK: '' },
+        timeout: 60_000,
+      });
+      return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+    };
+    const inSync = status();
+    expect(inSync.stderr).toBe('');
+    for (const gateway of lab.gateways) expect(inSync.stdout).toMatch(new RegExp(`^${gateway.name}: in sync \\(\\d+ relay recipients\\)$`, 'm'));
+    expect(inSync.status).toBe(0);
+
+    // Someone edits a published table by hand on gw1.
+    const file = lab.hostPath('gw1', '/etc/postfix/rcptsync/relay_domains');
+    const original = readFileSync(file);
+    writeFileSync(file, `${original}# edited by hand\n`);
+    try {
+      const drifted = status();
+      expect(drifted.stdout).toMatch(/^gw1: drifted \(relay_domains differs\)$/m);
+      expect(drifted.stdout).toMatch(/^gw2: in sync/m);
+      expect(drifted.status).toBe(4);
+    } finally {
+      writeFileSync(file, original);
     }
   }, STEP_TIMEOUT);
 

@@ -455,13 +455,14 @@ export class Lab {
           ansible_ssh_private_key_file: this.privateKeyFile,
           ansible_ssh_common_args: `-o UserKnownHostsFile=${this.knownHostsFile} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o ConnectTimeout=5`,
           ansible_python_interpreter: '/usr/bin/python3',
+          // rcptsync's own SSH (collect on list servers, status on gateways) pins the same keys.
+          rcptsync_known_hosts_file: this.knownHostsFile,
         },
         children: {
           list_servers: {
             hosts: {
               [list1.name]: {
                 ansible_host: list1.address,
-                rcptsync_known_hosts_file: this.knownHostsFile,
                 rcptsync_connect_timeout: 5,
                 rcptsync_sources: [
                   { type: 'mailman3', from: 'lists', command: this.mailmanListsCommand },
