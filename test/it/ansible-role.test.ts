@@ -12,7 +12,7 @@ import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO } from '../../helpers/cli.js';
+import { REPO } from '../helpers/cli.js';
 
 const GATEWAY = 'gw1';
 const root = mkdtempSync(join(tmpdir(), 'rcptsync-role-'));
