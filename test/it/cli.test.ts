@@ -137,4 +137,32 @@ describe('rcptsync over a real sshd', () => {
     expect(start).toMatchObject({ host: 'lists9', remote: false });
     expect(tableKeys(join(out, 'mx1', 'relay_recipients'))).toContain('info@lists.example.test');
   });
+  it('keeps a Prometheus textfile: success, then a failed source, then a refused shrink', () => {
+    const listsFile = join(dir, 'metrics-lists.txt');
+    writeFileSync(listsFile, '3 matching mailing lists found:\nannounce@lists.example.test\nstaff@lists.example.test\ngeneral@community.example.org\n');
+    const good = inventory('metrics', [{ type: 'mailman3', command: `cat ${listsFile}` }]);
+    const out = join(dir, 'metrics-out');
+    const metrics = join(dir, 'rcptsync.prom');
+    const value = (name: string): number => {
+      const line = readFileSync(metrics, 'utf8').split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+      return line === undefined ? NaN : Number(line.split(' ').pop());
+    };
+
+    expect(rcptsync(['sync', '--inventory-json', good, '-o', out, '--metrics-file', metrics]).status).toBe(0);
+    expect(value('rcptsync_last_run_success')).toBe(1);
+    const lastSuccess = value('rcptsync_last_success_timestamp_seconds');
+    expect(lastSuccess).toBeGreaterThan(0);
+    expect(readFileSync(metrics, 'utf8')).toContain('rcptsync_entries{gateway="mx1",domain="lists.example.test"} 20');
+
+    const failing = inventory('metrics-fail', [{ type: 'mailman3', command: 'exit 1' }]);
+    expect(rcptsync(['sync', '--inventory-json', failing, '-o', out, '--metrics-file', metrics]).status).toBe(1);
+    expect(value('rcptsync_last_run_success')).toBe(0);
+    expect(value('rcptsync_last_success_timestamp_seconds')).toBe(lastSuccess);
+    expect(readFileSync(metrics, 'utf8')).toContain('rcptsync_source_errors_total{host="lists1",source="sources[0] (mailman3)"} 1');
+
+    writeFileSync(listsFile, '1 matching mailing lists found:\ngeneral@community.example.org\n');
+    expect(rcptsync(['sync', '--inventory-json', good, '-o', out, '--metrics-file', metrics]).status).toBe(3);
+    expect(value('rcptsync_refused_runs_total')).toBe(1);
+    expect(value('rcptsync_last_success_timestamp_seconds')).toBe(lastSuccess);
+  });
 });
