@@ -13,7 +13,7 @@
  * The site addresses (`mailman-loop@`, `mailman-bounces@`) are not per-list
  * aliases: list them in `site_addresses` (line 0).
  */
-import { listAddresses } from './list-addresses.js';
+import { addSiteAddresses, listAddresses, mailmanMapParser } from './list-addresses.js';
 import { PostfixTableReader } from './postfix-table.js';
 import { HAS_SPACE_OR_CONTROL, ResultBuilder, isBlank } from './result.js';
 import { catCommand, shellQuote } from './shell.js';
@@ -49,10 +49,6 @@ export const MAILMAN2_VIRTUAL_MAILMAN = '/var/lib/mailman/data/virtual-mailman';
 // What list_lists prints without -b: a header, then `name - description`.
 const LONG_FORMAT_HEADER = /^\d+ matching mailing lists found:$/;
 
-function addSiteAddresses(out: ResultBuilder, config: Mailman2Config): void {
-  for (const address of config.site_addresses ?? []) out.candidate(address, 0);
-}
-
 function listListsParser(config: Mailman2Config): SourceParser {
   const out = new ResultBuilder();
   const domain = config.domain;
@@ -80,22 +76,6 @@ function listListsParser(config: Mailman2Config): SourceParser {
   };
 }
 
-function virtualMailmanParser(config: Mailman2Config): SourceParser {
-  const out = new ResultBuilder();
-  const table = new PostfixTableReader(out, (key, line) => {
-    if (key.includes('@')) out.candidate(key, line);
-    else out.problemWithText(line, 'key without "@domain" in virtual-mailman', key);
-  });
-  return {
-    line: (text, lineNumber) => table.line(text, lineNumber),
-    end() {
-      table.end();
-      addSiteAddresses(out, config);
-      return out.result();
-    },
-  };
-}
-
 export const mailman2: SourceType<Mailman2Config> = {
   type: 'mailman2',
   command(config) {
@@ -104,6 +84,6 @@ export const mailman2: SourceType<Mailman2Config> = {
     return `${shellQuote(`${config.bin_dir ?? MAILMAN2_BIN_DIR}/list_lists`)} -b`;
   },
   createParser(config) {
-    return config.from === 'virtual_mailman' ? virtualMailmanParser(config) : listListsParser(config);
+    return config.from === 'virtual_mailman' ? mailmanMapParser(config, 'virtual-mailman') : listListsParser(config);
   },
 };

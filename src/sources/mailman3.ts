@@ -18,7 +18,7 @@
  * `noreply@`); they carry line 0.
  */
 import { posix } from 'node:path';
-import { listAddresses } from './list-addresses.js';
+import { addSiteAddresses, listAddresses, mailmanMapParser } from './list-addresses.js';
 import { PostfixTableReader } from './postfix-table.js';
 import { HAS_SPACE_OR_CONTROL, ResultBuilder, isBlank } from './result.js';
 import { catCommand, shellQuote } from './shell.js';
@@ -54,10 +54,6 @@ const NONE_FOUND = 'No matching mailing lists found';
 export function postfixLmtpCommand(path: string): string {
   const vmap = posix.join(posix.dirname(path), 'postfix_vmap');
   return `${catCommand(path)} && if test -e ${shellQuote(vmap)}; then ${catCommand(vmap)}; fi`;
-}
-
-function addSiteAddresses(out: ResultBuilder, config: Mailman3Config): void {
-  for (const address of config.site_addresses ?? []) out.candidate(address, 0);
 }
 
 /** Parser for the output of `mailman lists` (with or without `-q`). */
@@ -109,23 +105,6 @@ function listsParser(config: Mailman3Config): SourceParser {
   };
 }
 
-/** Parser for postfix_lmtp (and postfix_vmap): every key is an address. */
-function postfixLmtpParser(config: Mailman3Config): SourceParser {
-  const out = new ResultBuilder();
-  const table = new PostfixTableReader(out, (key, line) => {
-    if (key.includes('@')) out.candidate(key, line);
-    else out.problemWithText(line, 'key without "@domain" in a Mailman transport map', key);
-  });
-  return {
-    line: (text, lineNumber) => table.line(text, lineNumber),
-    end() {
-      table.end();
-      addSiteAddresses(out, config);
-      return out.result();
-    },
-  };
-}
-
 export const mailman3: SourceType<Mailman3Config> = {
   type: 'mailman3',
   command(config) {
@@ -134,6 +113,6 @@ export const mailman3: SourceType<Mailman3Config> = {
     return MAILMAN3_LISTS_COMMAND;
   },
   createParser(config) {
-    return config.from === 'postfix_lmtp' ? postfixLmtpParser(config) : listsParser(config);
+    return config.from === 'postfix_lmtp' ? mailmanMapParser(config, 'a Mailman transport map') : listsParser(config);
   },
 };
