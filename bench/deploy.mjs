@@ -25,7 +25,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startBenchLab } from './lib/deploy-lab.mjs';
+import { startBenchLab, taskTimes } from './lib/deploy-lab.mjs';
 import { deploySnapshot } from './lib/deploy-snapshot.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -130,9 +130,12 @@ try {
   const baselines = [];
   for (let run = 0; run < RUNS; run++) {
     await render(run % 2 === 0 ? 'b' : 'a'); // untimed: a new table for the role to publish
+    lab.taskTimesDir = path.join(work, `task-times-${run}`);
     const deploy = await playbook(lab, ['--limit', BIG]);
+    lab.taskTimesDir = undefined;
+    deploy.tasks = taskTimes(path.join(work, `task-times-${run}`));
     if (!(deploy.recap[BIG]?.changed > 0)) throw new Error(`the deploy of a changed table reported changed=0 on ${BIG}`);
-    deploys.push(deploy.ms);
+    deploys.push(deploy);
     const scp = await timed('scp', [...lab.sshOptions(), '-q', table, `${target}:${baselineDir}/relay_recipients`]);
     const postmap = await timed('ssh', [...lab.sshOptions(), target, `postmap -c /etc/postfix ${MAP_TYPE}:${baselineDir}/relay_recipients`]);
     baselines.push({ ms: scp.ms + postmap.ms, scp: scp.ms, postmap: postmap.ms });
@@ -152,7 +155,7 @@ try {
   const noopMs = median(noops.map((n) => n.ms));
   const noopOne = await playbook(lab, ['--limit', BIG]);
 
-  const deployMs = median(deploys);
+  const deployMs = median(deploys.map((d) => d.ms));
   const baselineMs = median(baselines.map((b) => b.ms));
   const ratio = deployMs / baselineMs;
   const rows = [
@@ -166,9 +169,15 @@ try {
   console.log();
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
   console.log();
-  console.log(`all runs: deploy ${deploys.map(fmt).join(', ')}; scp + postmap ${baselines.map((b) => `${fmt(b.scp)} + ${fmt(b.postmap)}`).join(', ')}`);
+  console.log(`all runs: deploy ${deploys.map((d) => fmt(d.ms)).join(', ')}; scp + postmap ${baselines.map((b) => `${fmt(b.scp)} + ${fmt(b.postmap)}`).join(', ')}`);
   console.log(`no-op runs: ${noops.map((n) => `${fmt(n.ms)} (changed ${BIG}=${n.recap[BIG]?.changed} ${SMALL}=${n.recap[SMALL]?.changed})`).join(', ')}; no-op on ${BIG} alone ${fmt(noopOne.ms)} (the fixed cost of a run: Ansible start-up, manifest check, inspect, postconf read-back)`);
   console.log(`deploy minus the no-op on ${BIG}: ${fmt(deployMs - noopOne.ms)} for copy, build, swap, check and reload (incl. the role's settle wait after the reload, postfix_relay_gateway_reload_settle_seconds, 2 s by default)`);
+  const medianDeploy = deploys.find((d) => d.ms === deployMs);
+  if (medianDeploy.tasks.length > 0) {
+    const sum = medianDeploy.tasks.reduce((total, [, seconds]) => total + seconds, 0);
+    console.log(`where the median deploy spent its time (Ansible's junit callback; tasks ${sum.toFixed(1)} s of ${fmt(deployMs)} wall, the rest is Ansible start-up and playbook parsing):`);
+    for (const [task, seconds] of medianDeploy.tasks.slice(0, 10)) console.log(`  ${seconds.toFixed(2).padStart(7)} s  ${task}`);
+  }
   console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(
     `RESULT ${JSON.stringify({

@@ -75,6 +75,7 @@ function waitForPort(port, child, timeoutMs, log) {
  * @property {string} dir temp dir with keys and config; removed by stop()
  * @property {string} privateKeyFile the user's key
  * @property {string} knownHostsFile one `[127.0.0.1]:port` line
+ * @property {() => number} cpuSeconds CPU time (user + system) of sshd and every connection it has served so far
  * @property {() => string} log sshd's stderr, last 64 KiB
  * @property {() => Promise<void>} stop
  */
@@ -142,5 +143,12 @@ export async function startBenchSshd() {
     await stop();
     throw error;
   }
-  return { host, port, user: userInfo().username, dir, privateKeyFile, knownHostsFile, log: () => logTail, stop };
+  // The listener reaps each connection's sshd, which reaps the session's shell:
+  // its children's times (cutime, cstime) hold every finished connection's CPU.
+  const cpuSeconds = () => {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0); // utime stime cutime cstime
+    return ticks / 100; // USER_HZ, 100 on Linux
+  };
+  return { host, port, user: userInfo().username, dir, privateKeyFile, knownHostsFile, cpuSeconds, log: () => logTail, stop };
 }

@@ -5,9 +5,11 @@
  * run (and its clean-up would tear down the suite's lab). So this lab lives in
  * `rsbench-*` namespaces on bridge `rsbench0` and 10.214.0.0/24, and only ever
  * removes those. Everything else (trees, sshd, Postfix, inventory) is the lab's
- * own code; only the network and the teardown are overridden here.
+ * own code; only the network, the namespace holders and the teardown are
+ * overridden here.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab } from '../../test/lab/lab.mjs';
 import { run, sleep } from '../../test/lab/run.mjs';
@@ -22,6 +24,8 @@ class BenchLab extends Lab {
   /** @param {import('../../test/lab/lab.mjs').LabOptions} options */
   constructor(options) {
     super(options);
+    /** @type {string | undefined} */
+    this.taskTimesDir = undefined;
     this.controlAddress = CONTROL;
     this.bridge = BRIDGE;
     for (const host of Object.values(this.hosts)) {
@@ -45,6 +49,53 @@ class BenchLab extends Lab {
       await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
       // No default route: only this /24 is reachable from inside.
     }
+  }
+
+  /**
+   * As the lab's, but the holder first drops its copies of /run/netns/*: a new
+   * mount namespace copies every named network namespace's mount, and such a
+   * copy keeps that namespace (and its veth) alive after `ip netns del`. Without
+   * this, our hosts would pin the e2e suite's namespaces and its next start would
+   * fail with "File exists" on its veth. @param {import('../../test/lab/lab.mjs').LabHost} host
+   */
+  async startHolder(host) {
+    const pidFile = join(host.root, 'holder.pid');
+    const dropNetnsMounts = `for m in $(awk '$5 ~ "^/run/netns/" { print $5 }' /proc/self/mountinfo | sort -r); do umount -l "$m" || exit 1; done`;
+    const binds = host.mounts.map((tree) => `mount --bind '${join(host.root, 'fs', tree)}' '${tree}'`).join(' && ');
+    const script = `${dropNetnsMounts}; ${binds} && echo $$ > '${pidFile}' && exec sleep infinity`;
+    const logFd = openSync(join(host.root, 'holder.log'), 'a');
+    try {
+      const child = spawn('ip', ['netns', 'exec', host.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script], {
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+      });
+      child.unref();
+    } finally {
+      closeSync(logFd);
+    }
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() === '') {
+      if (Date.now() > deadline) throw new Error(`${host.name}: the namespace holder did not start: ${readFileSync(join(host.root, 'holder.log'), 'utf8')}`);
+      await sleep(20);
+    }
+    host.holderPid = Number(readFileSync(pidFile, 'utf8').trim());
+  }
+
+  /**
+   * The lab's environment, plus Ansible's built-in junit callback when
+   * `taskTimesDir` is set: one XML file per run with every task's duration.
+   */
+  get env() {
+    const env = super.env;
+    if (!this.taskTimesDir) return env;
+    return {
+      ...env,
+      ANSIBLE_CALLBACKS_ENABLED: 'ansible.builtin.junit',
+      JUNIT_OUTPUT_DIR: this.taskTimesDir,
+      JUNIT_TASK_CLASS: 'yes',
+      JUNIT_INCLUDE_SETUP_TASKS_IN_REPORT: 'no',
+      JUNIT_HIDE_TASK_ARGUMENTS: 'yes',
+    };
   }
 
   async stop() {
@@ -77,6 +128,13 @@ async function removeBenchLab(dir) {
     await run('ip', ['netns', 'del', ns], { check: false });
   }
   if ((await run('ip', ['link', 'show', BRIDGE], { check: false })).code === 0) await run('ip', ['link', 'del', BRIDGE], { check: false });
+  // A veth whose namespace another process still pins (a mount namespace made
+  // meanwhile, e.g. by the e2e lab) outlives `ip netns del`; deleting our end
+  // removes the pair.
+  const links = (await run('ip', ['-o', 'link', 'show'], { check: false })).stdout;
+  for (const name of links.split('\n').map((line) => /^\d+:\s+([^@:\s]+)/.exec(line)?.[1]).filter((n) => n?.startsWith(PREFIX))) {
+    await run('ip', ['link', 'del', name], { check: false });
+  }
   if (existsSync(dir) && !existsSync(join(dir, MARKER))) {
     throw new Error(`${dir} exists and is not a lab directory (no ${MARKER}); remove it or choose another dir`);
   }
@@ -100,4 +158,26 @@ export async function startBenchLab(options) {
   // The lab's inventory names the addresses it was built with; make sure they are ours.
   if (!readFileSync(lab.inventoryFile, 'utf8').includes(`${SUBNET}.`)) throw new Error('the bench lab inventory does not use the bench subnet');
   return lab;
+}
+
+/**
+ * Seconds per task (summed over hosts and loop items) from the junit files of
+ * one run, longest first.
+ * @param {string} dir
+ * @returns {Array<[string, number]>}
+ */
+export function taskTimes(dir) {
+  /** @type {Map<string, number>} */
+  const times = new Map();
+  for (const file of existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.xml')) : []) {
+    const xml = readFileSync(join(dir, file), 'utf8');
+    for (const [tag] of xml.matchAll(/<testcase\b[^>]*>/g)) {
+      const rawName = /\bname="([^"]*)"/.exec(tag)?.[1];
+      const seconds = /\btime="([\d.]+)"/.exec(tag)?.[1];
+      if (rawName === undefined || seconds === undefined) continue;
+      const name = rawName.replace(/&quot;/g, '"').replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/^\[[^\]]*\]\s*/, '').replace(/^[^:]*:\s*/, ''); // "[host] play name: task name"
+      times.set(name, (times.get(name) ?? 0) + Number(seconds));
+    }
+  }
+  return [...times].sort((a, b) => b[1] - a[1]);
 }
