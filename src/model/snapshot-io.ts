@@ -2,15 +2,28 @@
  * Reading and writing snapshot files, and the per-gateway tables that plan and
  * render both build from a snapshot.
  *
- * A snapshot file is JSON with a fixed key order and one address per line, so
- * the same snapshot is the same bytes and a diff of two snapshots is readable.
+ * A snapshot file is a JSON head with a fixed key order, ended by a line that
+ * is only "}", then every source's addresses, one key a line, in the order of
+ * the sources; in the head, each source's `"addresses"` is the number of its
+ * lines. So the same snapshot is the same bytes, a diff of two snapshots is
+ * readable, and `sed '1,/^}$/d'` lists the keys. Reading a million keys from
+ * lines is one decode and one split per few MB through one reused buffer: as a
+ * million JSON strings (or one big JSON string) the file was read, decoded and
+ * copied whole three times, and on a busy machine every page touched costs.
+ * A head alone, with each source's addresses as a JSON list, is read too (a
+ * snapshot written by hand, or by a test), and checked the same way.
+ *
  * Reading trusts nothing: a hand-edited snapshot must not be able to put a
  * catch-all or a second token on a map line, so every address is checked again
  * (a per-domain regular expression that only accepts what normaliseAddress
- * leaves unchanged; about 50 ns an address, fast enough for a million).
+ * leaves unchanged; about 50 ns an address, fast enough for a million). Lines
+ * are split on LF only, so a CR, space, tab or NUL stays in its key and is
+ * refused with it; a count that does not match the lines is refused too (a
+ * truncated file).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { isAscii } from 'node:buffer';
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { normaliseAddress, normaliseDomain, printable } from './address.js';
@@ -109,23 +122,134 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The last line of a snapshot file's JSON head (only the top-level object closes at column 0). */
+const HEAD_END = Buffer.from('\n}\n');
+const LF = 10;
+/** Bytes read at a time; every piece becomes one string that its keys are slices of. */
+const PIECE = 1 << 22;
+
+/** A snapshot file split into its JSON head and its address lines (in pieces, as read). */
+interface SnapshotFileParts {
+  head: string;
+  /** Number of the first address line in the file (1-based). */
+  firstLine: number;
+  lines: AddressLines;
+}
+
+/** The address lines after the head, handed out in order, a source's count at a time. */
+class AddressLines {
+  private piece = 0;
+  private offset = 0;
+  taken = 0;
+  constructor(
+    private readonly pieces: string[][],
+    readonly total: number,
+    /** The file does not end with a LF: its last line was cut. */
+    readonly unterminated: boolean,
+  ) {}
+
+  /** The next `count` lines, or null when fewer are left. */
+  take(count: number): string[] | null {
+    if (this.total - this.taken < count) return null;
+    const parts: string[][] = [];
+    let left = count;
+    while (left > 0) {
+      const piece = this.pieces[this.piece]!;
+      const n = Math.min(left, piece.length - this.offset);
+      parts.push(this.offset === 0 && n === piece.length ? piece : piece.slice(this.offset, this.offset + n));
+      this.offset += n;
+      left -= n;
+      if (this.offset === piece.length) {
+        this.piece++;
+        this.offset = 0;
+      }
+    }
+    this.taken += count;
+    return parts.length === 1 ? parts[0]! : ([] as string[]).concat(...parts);
+  }
+}
+
+/** Read a snapshot file through one reused buffer: the head as text, the lines split per piece. */
+function readSnapshotFile(fd: number): SnapshotFileParts {
+  let buffer = Buffer.allocUnsafe(PIECE);
+  let filled = 0;
+  let position = 0;
+  let eof = false;
+  const fill = (): void => {
+    if (filled === buffer.length) {
+      const bigger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(bigger, 0, 0, filled);
+      buffer = bigger;
+    }
+    while (filled < buffer.length) {
+      const n = readSync(fd, buffer, filled, buffer.length - filled, position);
+      if (n === 0) {
+        eof = true;
+        return;
+      }
+      filled += n;
+      position += n;
+    }
+  };
+  const consume = (bytes: number): void => {
+    buffer.copy(buffer, 0, bytes, filled);
+    filled -= bytes;
+  };
+
+  let headEnd = -1;
+  while (headEnd < 0 && !eof) {
+    const from = Math.max(0, filled - HEAD_END.length + 1);
+    fill();
+    headEnd = buffer.subarray(0, filled).indexOf(HEAD_END, from);
+  }
+  if (headEnd < 0) {
+    // No line that is only "}": the whole file is the head (a snapshot in plain JSON).
+    return { head: buffer.toString('utf8', 0, filled), firstLine: 1, lines: new AddressLines([], 0, false) };
+  }
+  const head = buffer.toString('utf8', 0, headEnd + HEAD_END.length);
+  consume(headEnd + HEAD_END.length);
+  let firstLine = 1;
+  for (let i = head.indexOf('\n'); i >= 0; i = head.indexOf('\n', i + 1)) firstLine++;
+
+  const pieces: string[][] = [];
+  let total = 0;
+  for (;;) {
+    if (!eof) fill();
+    const end = filled === 0 ? -1 : buffer.subarray(0, filled).lastIndexOf(LF);
+    if (end < 0) {
+      if (eof) return { head, firstLine, lines: new AddressLines(pieces, total, filled > 0) };
+      continue; // one line longer than the buffer: fill() grows it
+    }
+    // A LF never occurs inside a UTF-8 sequence, so a piece cut after one decodes alone.
+    const bytes = buffer.subarray(0, end + 1);
+    const keys = (isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8')).split('\n');
+    keys.pop();
+    pieces.push(keys);
+    total += keys.length;
+    consume(end + 1);
+  }
+}
+
 /** Read and check a snapshot file; errors name the file and the place in it. */
 export async function readSnapshot(file: string): Promise<Snapshot> {
-  let text: string;
+  let parts: SnapshotFileParts;
   try {
-    // One read and one decode: fs/promises' readFile decodes in chunks, several times slower for 50 MB.
-    text = readFileSync(file).toString('utf8');
+    const fd = openSync(file, 'r');
+    try {
+      parts = readSnapshotFile(fd);
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     throw new RcptsyncError(`cannot read snapshot ${file}: ${(error as Error).message}`, ExitCode.runtime);
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(parts.head);
   } catch (error) {
     throw new RcptsyncError(`snapshot ${file} is not valid JSON: ${(error as Error).message}`, ExitCode.usage);
   }
-  text = '';
-  return validateSnapshot(value, `snapshot ${file}`);
+  return checkSnapshot(value, `snapshot ${file}`, parts);
 }
 
 /**
@@ -134,6 +258,10 @@ export async function readSnapshot(file: string): Promise<Snapshot> {
  * `where` starts every message, e.g. `snapshot /path/to/file`.
  */
 export function validateSnapshot(value: unknown, where = 'snapshot'): Snapshot {
+  return checkSnapshot(value, where, null);
+}
+
+function checkSnapshot(value: unknown, where: string, file: SnapshotFileParts | null): Snapshot {
   const problems = new Problems();
   const fail = (): never => {
     const first = problems.list[0] ?? 'invalid';
@@ -158,7 +286,12 @@ export function validateSnapshot(value: unknown, where = 'snapshot'): Snapshot {
   if (!gateways) problems.add('gateways', 'must be a list');
   if (!sources || !gateways) return fail();
 
-  const outSources = sources.map((source, i) => validateSource(source, `sources[${i}]`, problems));
+  // A cut file first: it explains any count that does not add up.
+  if (file?.lines.unterminated) problems.add(`line ${file.firstLine + file.lines.total}`, 'the last address line has no LF: the file was cut short');
+  const outSources = sources.map((source, i) => validateSource(source, `sources[${i}]`, problems, file));
+  if (file && !file.lines.unterminated && file.lines.taken < file.lines.total) {
+    problems.add(`line ${file.firstLine + file.lines.taken}`, `${file.lines.total - file.lines.taken} address lines more than the sources count`);
+  }
   const outGateways = gateways.map((gateway, i) => validateGateway(gateway, `gateways[${i}]`, problems));
   const seenSources = new Set<string>();
   for (const source of outSources) {
@@ -195,7 +328,7 @@ function checkBoolean(value: unknown, where: string, problems: Problems): boolea
   return false;
 }
 
-function validateSource(value: unknown, where: string, problems: Problems): SourceRecord {
+function validateSource(value: unknown, where: string, problems: Problems, file: SnapshotFileParts | null): SourceRecord {
   if (!isRecord(value)) {
     problems.add(where, 'must be an object');
     return { host: '', index: 0, type: '', label: '', addresses: [], refused: 0 };
@@ -211,11 +344,20 @@ function validateSource(value: unknown, where: string, problems: Problems): Sour
     refused: checkCount(value['refused'], `${where}.refused`, problems),
   };
   const addresses = value['addresses'];
-  if (!Array.isArray(addresses)) {
-    problems.add(`${where}.addresses`, 'must be a list');
-    return source;
+  const at = `${where} (${host} ${label}).addresses`;
+  if (Array.isArray(addresses)) {
+    source.addresses = checkAddresses(addresses, at, problems, 0);
+  } else if (file && typeof addresses === 'number' && Number.isSafeInteger(addresses) && addresses >= 0) {
+    const first = file.firstLine + file.lines.taken;
+    const lines = file.lines.take(addresses);
+    if (lines === null) {
+      problems.add(`${where}.addresses`, `${addresses} address lines from line ${first}, but the file has only ${file.lines.total - file.lines.taken} more`);
+    } else {
+      source.addresses = checkAddresses(lines, at, problems, first);
+    }
+  } else {
+    problems.add(`${where}.addresses`, file ? 'must be the number of its address lines after the head (or a list of addresses)' : 'must be a list');
   }
-  source.addresses = checkAddresses(addresses, `${where} (${host} ${label}).addresses`, problems);
   return source;
 }
 
@@ -224,8 +366,9 @@ function validateSource(value: unknown, where: string, problems: Problems): Sour
  * key against the pattern of the previous key's domain; a key of a new domain
  * goes through normaliseAddress once, which also validates that domain.
  */
-function checkAddresses(addresses: unknown[], where: string, problems: Problems): string[] {
+function checkAddresses(addresses: unknown[], where: string, problems: Problems, firstLine: number): string[] {
   const patterns = new Map<string, RegExp>();
+  const runs: DomainRun[] = [];
   let pattern: RegExp | null = null;
   let domain = '';
   let ordered = true;
@@ -239,32 +382,62 @@ function checkAddresses(addresses: unknown[], where: string, problems: Problems)
     }
     const problem = keyProblem(key);
     if (problem !== null) {
-      problems.add(`${where}[${i}]`, `"${printable(String(key))}": ${problem}`);
+      problems.add(firstLine > 0 ? `line ${firstLine + i}: ${where}[${i}]` : `${where}[${i}]`, `"${printable(String(key))}": ${problem}`);
       continue;
     }
     const keyString = key as string;
     const keyDomain = keyString.slice(keyString.lastIndexOf('@') + 1);
     if (ordered && previous !== '' && keyDomain <= domain) ordered = false;
+    if (runs.length > 0) runs[runs.length - 1]!.to = i;
+    runs.push({ domain: keyDomain, from: i, to: addresses.length });
     domain = keyDomain;
     pattern = patterns.get(domain) ?? domainKeyPattern(domain);
     patterns.set(domain, pattern);
     previous = keyString;
   }
-  const keys = ordered ? (addresses as string[]) : sortAddressKeys(addresses as string[]);
-  if (problems.count === 0) trustCheckedList(keys);
+  if (problems.count > 0) return [];
+  if (ordered) {
+    trustCheckedList(addresses as string[], runs);
+    return addresses as string[];
+  }
+  const keys = sortAddressKeys(addresses as string[]);
+  trustCheckedList(keys, domainRuns(keys));
   return keys;
+}
+
+/** Keys `from` (inclusive) to `to` (exclusive) of a checked list are the keys of `domain`, in contract order. */
+interface DomainRun {
+  domain: string;
+  from: number;
+  to: number;
+}
+
+/** The domain runs of a list in contract order. */
+function domainRuns(keys: readonly string[]): DomainRun[] {
+  const runs: DomainRun[] = [];
+  let i = 0;
+  while (i < keys.length) {
+    const key = keys[i]!;
+    const suffix = key.slice(key.lastIndexOf('@'));
+    let j = i + 1;
+    while (j < keys.length && keys[j]!.endsWith(suffix)) j++;
+    runs.push({ domain: suffix.slice(1), from: i, to: j });
+    i = j;
+  }
+  return runs;
 }
 
 /**
  * Address lists that validateSnapshot checked, frozen so that nobody can slip an
- * unchecked key in afterwards; buildGatewayTables skips the per-key check for
- * them (a million regular expression tests fewer on the way from file to maps).
+ * unchecked key in afterwards, with their domain runs; buildGatewayTables takes
+ * them as they are (a million regular expression tests and suffix comparisons
+ * fewer on the way from file to maps).
  */
-const checkedLists = new WeakSet<readonly string[]>();
+const checkedLists = new WeakMap<readonly string[], readonly DomainRun[]>();
 
-function trustCheckedList(keys: string[]): void {
+function trustCheckedList(keys: string[], runs: DomainRun[]): void {
   Object.freeze(keys);
-  checkedLists.add(keys);
+  checkedLists.set(keys, Object.freeze(runs));
 }
 
 /** Sort normalised keys by domain, then local part, and drop duplicates (a new array). */
@@ -361,22 +534,16 @@ export function checkSnapshotSettings(snapshot: Snapshot, where = 'snapshot'): v
 // ---------------------------------------------------------------- writing
 
 /**
- * The snapshot as its file holds it: fixed key order, LF, trailing newline, and
- * one address per line without indentation (a quarter less to read for a million).
+ * The snapshot as its file holds it (see the top of this file): the JSON head
+ * with fixed key order and each source's number of addresses, then the keys.
  */
 export function* snapshotChunks(snapshot: Snapshot): Generator<string> {
   const j = (value: unknown): string => JSON.stringify(value);
   yield `{\n  "format": ${j(snapshot.format)},\n  "version": ${j(snapshot.version)},\n  "sources": [`;
   for (const [i, source] of snapshot.sources.entries()) {
     yield `${i === 0 ? '' : ','}\n    {\n      "host": ${j(source.host)},\n      "index": ${j(source.index)},\n` +
-      `      "type": ${j(source.type)},\n      "label": ${j(source.label)},\n      "refused": ${j(source.refused)},\n      "addresses": [`;
-    const addresses = source.addresses;
-    // Joined in slices: one string per 10,000 addresses keeps memory flat for a million.
-    for (let start = 0; start < addresses.length; start += 10_000) {
-      const slice = addresses.slice(start, start + 10_000).map((a) => j(a));
-      yield `${start === 0 ? '' : ','}\n${slice.join(',\n')}`;
-    }
-    yield `${addresses.length ? '\n      ' : ''}]\n    }`;
+      `      "type": ${j(source.type)},\n      "label": ${j(source.label)},\n      "refused": ${j(source.refused)},\n` +
+      `      "addresses": ${j(source.addresses.length)}\n    }`;
   }
   yield `${snapshot.sources.length ? '\n  ' : ''}],\n  "gateways": [`;
   for (const [i, gateway] of snapshot.gateways.entries()) {
@@ -389,6 +556,20 @@ export function* snapshotChunks(snapshot: Snapshot): Generator<string> {
       `      "domains": [${domains.join(',')}${domains.length ? '\n      ' : ''}]\n    }`;
   }
   yield `${snapshot.gateways.length ? '\n  ' : ''}]\n}\n`;
+  for (const source of snapshot.sources) {
+    const addresses = source.addresses;
+    // Joined in slices: one string per 10,000 addresses keeps memory flat for a million.
+    for (let start = 0; start < addresses.length; start += 10_000) {
+      const slice = addresses.slice(start, start + 10_000);
+      for (let k = 0; k < slice.length; k++) {
+        // A key with a LF in it would be read back as two keys, each perhaps valid: never write one.
+        if (slice[k]!.includes('\n')) {
+          throw new RcptsyncError(`${source.host} ${source.label}: address ${start + k} "${printable(slice[k]!)}" contains a line feed`, ExitCode.usage);
+        }
+      }
+      yield `${slice.join('\n')}\n`;
+    }
+  }
 }
 
 /** Write a snapshot atomically: a temporary file beside it, fsync, rename, fsync the directory. */
@@ -442,7 +623,7 @@ export interface GatewayTable {
 
 interface DomainBucket {
   pattern: RegExp;
-  runs: Array<{ source: number; from: number; to: number }>;
+  runs: Array<{ source: number; from: number; to: number; checked: boolean }>;
   collected?: string[];
   sources?: number[];
 }
@@ -468,7 +649,12 @@ export function buildGatewayTables(snapshot: Snapshot): GatewayTable[] {
   }
   snapshot.sources.forEach((source, s) => {
     const addresses = source.addresses;
-    const checked = checkedLists.has(addresses) && Object.isFrozen(addresses);
+    const checkedRuns = Object.isFrozen(addresses) ? checkedLists.get(addresses) : undefined;
+    if (checkedRuns) {
+      // Checked and in contract order: each domain's keys are one run, sorted and unique.
+      for (const run of checkedRuns) buckets.get(run.domain)?.runs.push({ source: s, from: run.from, to: run.to, checked: true });
+      return;
+    }
     const n = addresses.length;
     let i = 0;
     while (i < n) {
@@ -477,12 +663,7 @@ export function buildGatewayTables(snapshot: Snapshot): GatewayTable[] {
       const domain = at >= 0 ? key!.slice(at + 1) : '';
       const bucket = buckets.get(domain);
       let j = i;
-      if (bucket && checked) {
-        const suffix = key!.slice(at);
-        j = i + 1;
-        while (j < n && addresses[j]!.endsWith(suffix)) j++;
-        bucket.runs.push({ source: s, from: i, to: j });
-      } else if (bucket) {
+      if (bucket) {
         while (j < n && isKeyOf(addresses[j]!, bucket.pattern, domain.length)) j++;
         if (j === i) {
           throw new RcptsyncError(
@@ -490,7 +671,7 @@ export function buildGatewayTables(snapshot: Snapshot): GatewayTable[] {
             ExitCode.usage,
           );
         }
-        bucket.runs.push({ source: s, from: i, to: j });
+        bucket.runs.push({ source: s, from: i, to: j, checked: false });
       } else {
         // Not relayed anywhere: never rendered, so only the run boundary matters.
         const suffix = at >= 0 ? key!.slice(at) : null;
@@ -503,6 +684,12 @@ export function buildGatewayTables(snapshot: Snapshot): GatewayTable[] {
   for (const [domain, bucket] of buckets) {
     const runs = bucket.runs;
     let keys: string[];
+    if (runs.length === 1 && runs[0]!.checked) {
+      const run = runs[0]!;
+      bucket.collected = snapshot.sources[run.source]!.addresses.slice(run.from, run.to);
+      bucket.sources = [run.source];
+      continue;
+    }
     if (runs.length === 1) {
       const run = runs[0]!;
       keys = snapshot.sources[run.source]!.addresses.slice(run.from, run.to);

@@ -18,10 +18,23 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function withAddresses(addresses: unknown[]): unknown {
-  const snapshot = fixtureSnapshot() as unknown as { sources: Array<{ addresses: unknown[] }> };
+function withAddresses(addresses: unknown): unknown {
+  const snapshot = fixtureSnapshot() as unknown as { sources: Array<{ addresses: unknown }> };
   snapshot.sources[2]!.addresses = addresses;
   return snapshot;
+}
+
+/**
+ * A snapshot file in the written layout whose source 2 (lists2 office) has the
+ * address lines `text`, as a hand edit would leave them, and the line count
+ * `count` in the head (by default the number of LFs in `text`).
+ */
+function fileWithLines(text: string, count = text.split('\n').length - 1): { text: string; firstLine: number } {
+  const snapshot = validateSnapshot(fixtureSnapshot());
+  const head = { ...snapshot, sources: snapshot.sources.map((s, i) => ({ ...s, addresses: i === 2 ? count : s.addresses.length })) };
+  const json = JSON.stringify(head, null, 2);
+  const before = snapshot.sources.slice(0, 2).flatMap((s) => s.addresses.map((a) => `${a}\n`));
+  return { text: `${json}\n${before.join('')}${text}`, firstLine: json.split('\n').length + 1 + before.length };
 }
 
 const HOSTILE = [
@@ -82,7 +95,60 @@ describe('readSnapshot', () => {
     }
   });
 
-  test('the fast check accepts exactly what normaliseAddress leaves unchanged', () => {
+  test('in address lines (the written layout), every hostile line is refused with its file line', async () => {
+    // Lines are split on LF only: a CR, tab, space, NUL or U+2028 stays in its key and is refused with it.
+    const lines = [...HOSTILE, 'x@lists.example.org\r', 'x\r@lists.example.org', ' x@lists.example.org', 'x@lists.example.org '];
+    for (const bad of lines) {
+      const file = path.join(work, 'hostile-lines.snapshot');
+      const { text, firstLine } = fileWithLines(`a@lists.example.org\n${bad}\nz@lists.example.org\n`);
+      writeFileSync(file, text);
+      const error = await readSnapshot(file).catch((e: unknown) => e);
+      expect(error, JSON.stringify(bad)).toBeInstanceOf(RcptsyncError);
+      // A hostile entry with a LF in it is two lines here, so its refused part may be the second one.
+      const place = bad.includes('\n')
+        ? /line \d+: sources\[2\] \(lists2 office\)\.addresses\[[12]\]/
+        : `line ${firstLine + 1}: sources[2] (lists2 office).addresses[1]`;
+      expect((error as Error).message, JSON.stringify(bad)).toMatch(place);
+    }
+  });
+
+  test('address lines must match the counts in the head: a cut or edited file is refused', async () => {
+    const file = path.join(work, 'counts.snapshot');
+    const read = async (text: string): Promise<unknown> => {
+      writeFileSync(file, text);
+      return readSnapshot(file).catch((e: unknown) => e);
+    };
+    const good = fileWithLines('a@lists.example.org\nz@lists.example.org\n');
+    expect((await read(good.text)) as Snapshot).toEqual(validateSnapshot(withAddresses(['a@lists.example.org', 'z@lists.example.org'])));
+    const cases: Array<[string, RegExp]> = [
+      [fileWithLines('a@lists.example.org\n', 2).text, /sources\[2\]\.addresses: 2 address lines from line \d+, but the file has only 1 more/],
+      [fileWithLines('a@lists.example.org\nz@lists.example.org\nq@lists.example.org\n', 2).text, /line \d+: 1 address lines more than the sources count/],
+      [good.text.slice(0, -1), /the last address line has no LF: the file was cut short/],
+      [good.text.slice(0, -5), /the last address line has no LF/],
+      [good.text.slice(0, good.text.lastIndexOf('z@')), /2 address lines from line \d+, but the file has only 1 more/],
+      [good.text.replace('"addresses": 2,', '"addresses": "2",'), /sources\[2\]\.addresses: must be the number of its address lines/],
+      [good.text.replace('"addresses": 2,', '"addresses": -1,'), /sources\[2\]\.addresses: must be the number of its address lines/],
+      [good.text.replace('"gateways"', '"gateways" "'), /is not valid JSON/],
+    ];
+    for (const [text, message] of cases) {
+      const error = await read(text);
+      expect(error, JSON.stringify(text.slice(-120))).toBeInstanceOf(RcptsyncError);
+      expect((error as Error).message, text.slice(-80)).toMatch(message);
+    }
+    // A count belongs to a file: a parsed object must carry its addresses as a list.
+    expect(() => validateSnapshot(withAddresses(2))).toThrow(/sources\[2\]\.addresses: must be a list/);
+  });
+
+  test('address lines and a list of the same keys read the same, in contract order', async () => {
+    const keys = ['b@y.example', 'a.b@x.example', 'a@x.example', 'b@y.example', 'c@x.example'];
+    const file = path.join(work, 'same.snapshot');
+    writeFileSync(file, fileWithLines(`${keys.join('\n')}\n`).text);
+    const fromLines = await readSnapshot(file);
+    expect(fromLines).toEqual(validateSnapshot(withAddresses(keys)));
+    expect(fromLines.sources[2]!.addresses).toEqual(['a@x.example', 'a.b@x.example', 'c@x.example', 'b@y.example']);
+  });
+
+  test('the fast check accepts exactly what normaliseAddress leaves unchanged', async () => {
     const candidates = [
       ...HOSTILE,
       'a@lists.example.org',
@@ -100,13 +166,18 @@ describe('readSnapshot', () => {
       const first = `0@${domain}`;
       const normal = normaliseAddress(candidate);
       const accepted = normal.ok && normal.address.key === candidate;
+      const keys = keyProblem(first) === null ? [first, candidate] : [candidate];
       let ok = true;
       try {
-        validateSnapshot(withAddresses(keyProblem(first) === null ? [first, candidate] : [candidate]));
+        validateSnapshot(withAddresses(keys));
       } catch {
         ok = false;
       }
       expect(ok, JSON.stringify(candidate)).toBe(accepted);
+      // The same through a file's address lines (a candidate with a LF in it is two lines; either may refuse it).
+      const file = path.join(work, 'candidate.snapshot');
+      writeFileSync(file, fileWithLines(`${keys.join('\n')}\n`).text);
+      expect((await readSnapshot(file).then(() => true, () => false)), JSON.stringify(candidate)).toBe(accepted);
       expect(keyProblem(candidate) === null, JSON.stringify(candidate)).toBe(accepted);
     }
   });
@@ -125,10 +196,17 @@ describe('readSnapshot', () => {
     const first = readFileSync(file, 'utf8');
     await writeSnapshot(file, snapshot);
     expect(readFileSync(file, 'utf8')).toBe(first);
-    expect(first.endsWith('}\n')).toBe(true);
-    expect(JSON.parse(first)).toEqual(snapshot);
+    expect(first.endsWith('\n')).toBe(true);
+    // A JSON head with each source's number of addresses, ended by a line "}", then one key a line.
+    const headEnd = first.indexOf('\n}\n') + 3;
+    expect(JSON.parse(first.slice(0, headEnd))).toEqual({ ...snapshot, sources: snapshot.sources.map((s) => ({ ...s, addresses: s.addresses.length })) });
+    expect(first.slice(headEnd)).toBe(snapshot.sources.flatMap((s) => s.addresses.map((a) => `${a}\n`)).join(''));
     expect(await readSnapshot(file)).toEqual(snapshot);
     expect(readdirSync(work).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // A key with a LF in it would come back as two keys: it is never written.
+    const split: Snapshot = { ...snapshot, sources: [{ ...snapshot.sources[0]!, addresses: ['a@x.example\nb@x.example'] }] };
+    await expect(writeSnapshot(file, split)).rejects.toThrow(/address 0 "a@x.example\\nb@x.example" contains a line feed/);
+    expect(readFileSync(file, 'utf8')).toBe(first);
     // An empty snapshot too.
     const empty: Snapshot = { format: 'rcptsync-snapshot', version: 1, sources: [], gateways: [] };
     await writeSnapshot(file, empty);
@@ -154,7 +232,20 @@ describe('buildGatewayTables', () => {
     expect(gw2!.sources.map((s) => snapshot.sources[s]!.label)).toEqual(['sources[0] (mailman3)', 'sources[1] (aliases)']);
   });
 
-  test('checked lists are frozen, and the tables from them equal those from unchecked copies', () => {
+  test('checked lists are frozen, and the tables from them equal those from unchecked copies', async () => {
+    const file = path.join(work, 'tables.json');
+    const unsorted = fixtureSnapshot();
+    // Out of order, duplicated, and a domain in two places: read back in contract order with one run per domain.
+    unsorted.sources[2]!.addresses = ['z@lists.example.org', 'a@unrelayed.example.com', 'a@lists.example.org', 'z@lists.example.org', 'b@support.example.net'];
+    await writeSnapshot(file, unsorted);
+    const fromFile = await readSnapshot(file);
+    const fromList = validateSnapshot(unsorted);
+    for (const checked of [validateSnapshot(fixtureSnapshot()), fromFile, fromList]) {
+      const copies: Snapshot = { ...checked, sources: checked.sources.map((s) => ({ ...s, addresses: [...s.addresses] })) };
+      expect(Object.isFrozen(checked.sources[2]!.addresses)).toBe(true);
+      expect(buildGatewayTables(checked)).toEqual(buildGatewayTables(copies));
+    }
+    expect(buildGatewayTables(fromFile)).toEqual(buildGatewayTables(fromList));
     const checked = validateSnapshot(fixtureSnapshot());
     const list = checked.sources[2]!.addresses;
     expect(Object.isFrozen(list)).toBe(true);
