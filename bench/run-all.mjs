@@ -51,7 +51,7 @@ function runBench(script) {
 /**
  * The verdicts a bench printed: its `RESULT {json}` line when it has one,
  * otherwise every line that ends in PASS or MISS (a bare PASS/MISS line judges
- * the line before it).
+ * the line before it; "MISS / PASS" judges two targets of one row).
  */
 function verdicts(output) {
   const lines = output.split('\n').map((line) => line.trimEnd());
@@ -65,10 +65,11 @@ function verdicts(output) {
   const found = [];
   let previous = '';
   for (const line of lines) {
-    const match = /^(.*?)\s*\b(PASS|MISS)$/.exec(line);
+    // A row may judge several targets at once: "... MISS / PASS".
+    const match = /^(.*?)\s*\b((?:PASS|MISS)(?:\s*\/\s*(?:PASS|MISS))*)$/.exec(line);
     if (match) {
       const text = match[1].trim() || previous;
-      found.push({ check: text.replace(/\s{2,}/g, '  '), verdict: match[2] });
+      found.push({ check: text.replace(/\s{2,}/g, '  '), verdict: match[2].replace(/\s+/g, ' ') });
     }
     if (line.trim()) previous = line.trim();
   }
@@ -102,6 +103,6 @@ console.log('\n=== summary ===');
 const table = [['bench', 'check', 'result', 'bench wall', 'load after'], ...rows.map((r) => [r.bench, r.check, r.verdict, `${r.seconds.toFixed(0)} s`, r.load])];
 const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
 for (const row of table) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
-const misses = rows.filter((r) => r.verdict === 'MISS').length;
-console.log(`\n${rows.filter((r) => r.verdict === 'PASS').length} PASS, ${misses} MISS${crashed ? ', some benchmark FAILED to report' : ''}; figures depend on the machine and its load (see bench/README.md)`);
+const count = (word) => rows.reduce((n, r) => n + r.verdict.split(' / ').filter((v) => v === word).length, 0);
+console.log(`\n${count('PASS')} PASS, ${count('MISS')} MISS${crashed ? ', some benchmark FAILED to report' : ''}; figures depend on the machine and its load (see bench/README.md)`);
 process.exitCode = crashed ? 1 : 0;
