@@ -5,7 +5,7 @@
  * the whole collection: a partial collection must never reach a gateway.
  */
 import { ExitCode, RcptsyncError } from '../errors.js';
-import { compareAddressKeys, normaliseAddress, printable } from '../model/address.js';
+import { DomainCache, normaliseAddress, printable } from '../model/address.js';
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type SourceRecord } from '../model/snapshot.js';
 import type { Inventory, ListServer } from '../inventory/model.js';
 import { getSourceType } from '../sources/index.js';
@@ -67,6 +67,7 @@ async function collectHost(
   refused: RefusedEntry[],
 ): Promise<SourceRecord[]> {
   const started = Date.now();
+  const domains = new DomainCache();
   const plans = server.sources.map((config, index) => {
     const type = getSourceType(config.type);
     return { config, index, type, label: sourceLabel(config, index), command: type.command(config) };
@@ -110,13 +111,24 @@ async function collectHost(
         emit({ event: 'refused-entry', ...entry });
       };
       for (const problem of parsed.problems) refuse(problem.line, problem.message, '');
-      const keys = new Set<string>();
+      // Grouped by domain as they come, so that sorting is by domain, then local
+      // part, without a comparator that re-splits every key.
+      const byDomain = new Map<string, Set<string>>();
       for (const candidate of parsed.candidates) {
-        const result = normaliseAddress(candidate.address);
-        if (result.ok) keys.add(result.address.key);
-        else refuse(candidate.line, result.reason, candidate.address);
+        const result = normaliseAddress(candidate.address, domains);
+        if (!result.ok) {
+          refuse(candidate.line, result.reason, candidate.address);
+          continue;
+        }
+        const { local, domain } = result.address;
+        let locals = byDomain.get(domain);
+        if (!locals) byDomain.set(domain, (locals = new Set()));
+        locals.add(local);
       }
-      const addresses = [...keys].sort(compareAddressKeys);
+      const addresses: string[] = [];
+      for (const domain of [...byDomain.keys()].sort()) {
+        for (const local of [...byDomain.get(domain)!].sort()) addresses.push(`${local}@${domain}`);
+      }
       records.push({ host: server.name, index: plan.index, type: plan.config.type, label: plan.label, addresses, refused: refusedCount });
       emit({
         event: 'source-done',

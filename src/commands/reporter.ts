@@ -59,20 +59,41 @@ export const fmt = formatCount;
 /** Addresses per source and per domain, from a snapshot; stable order. */
 export function collectionSummary(snapshot: Snapshot, refusedCount: number): { text: string; data: Record<string, unknown> } {
   const perSource = snapshot.sources.map((s) => ({ host: s.host, source: s.label, addresses: s.addresses.length, refused: s.refused }));
-  const perDomain = new Map<string, Set<string>>();
-  for (const source of snapshot.sources) {
-    for (const key of source.addresses) {
-      const domain = domainOf(key);
-      let set = perDomain.get(domain);
-      if (!set) perDomain.set(domain, (set = new Set()));
-      set.add(key);
-    }
-  }
-  const domains = [...perDomain.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([domain, set]) => ({ domain, addresses: set.size }));
+  const domains = addressesPerDomain(snapshot).map(([domain, addresses]) => ({ domain, addresses }));
   const lines = ['Addresses per source:'];
   for (const s of perSource) lines.push(`  ${s.host} ${s.source}: ${fmt(s.addresses)}${s.refused ? ` (${fmt(s.refused)} refused)` : ''}`);
   lines.push('Addresses per domain:');
   for (const d of domains) lines.push(`  ${d.domain}: ${fmt(d.addresses)}`);
   lines.push(`Warnings: ${fmt(refusedCount)} refused entr${refusedCount === 1 ? 'y' : 'ies'}`);
   return { text: lines.join('\n'), data: { sources: perSource, domains, refused: refusedCount } };
+}
+
+/**
+ * Unique addresses per domain across all sources. Each source's list is sorted by
+ * domain and unique, so a domain that one source alone provides is counted by its
+ * run length; only domains shared by several sources need a set.
+ */
+function addressesPerDomain(snapshot: Snapshot): [string, number][] {
+  const runs = new Map<string, { source: string[]; start: number; end: number }[]>();
+  for (const source of snapshot.sources) {
+    const list = source.addresses;
+    let start = 0;
+    while (start < list.length) {
+      const domain = domainOf(list[start]!);
+      let end = start + 1;
+      while (end < list.length && list[end]!.endsWith(domain) && domainOf(list[end]!) === domain) end++;
+      let domainRuns = runs.get(domain);
+      if (!domainRuns) runs.set(domain, (domainRuns = []));
+      domainRuns.push({ source: list, start, end });
+      start = end;
+    }
+  }
+  return [...runs.entries()]
+    .map(([domain, domainRuns]): [string, number] => {
+      if (domainRuns.length === 1) return [domain, domainRuns[0]!.end - domainRuns[0]!.start];
+      const union = new Set<string>();
+      for (const run of domainRuns) for (let i = run.start; i < run.end; i++) union.add(run.source[i]!);
+      return [domain, union.size];
+    })
+    .sort(([a], [b]) => (a < b ? -1 : 1));
 }

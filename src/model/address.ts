@@ -56,8 +56,28 @@ export function normaliseDomain(raw: string): { ok: true; domain: string } | { o
   return { ok: true, domain };
 }
 
-/** Validate and normalise one address. */
-export function normaliseAddress(raw: string): AddressResult {
+type DomainResult = ReturnType<typeof normaliseDomain>;
+
+/**
+ * A cache of normalised domains, for collecting many addresses of few domains:
+ * the domain check (IDN conversion, label by label) then runs once per domain.
+ * Bounded, so hostile input with endless distinct domains cannot grow it.
+ */
+export class DomainCache {
+  private readonly results = new Map<string, DomainResult>();
+  constructor(private readonly limit = 10_000) {}
+  normalise(raw: string): DomainResult {
+    let result = this.results.get(raw);
+    if (result === undefined) {
+      result = normaliseDomain(raw);
+      if (this.results.size < this.limit) this.results.set(raw, result);
+    }
+    return result;
+  }
+}
+
+/** Validate and normalise one address (pass a DomainCache when normalising many). */
+export function normaliseAddress(raw: string, domains?: DomainCache): AddressResult {
   if (raw.length === 0) return { ok: false, reason: 'empty address' };
   if (raw.length > 4 * MAX_ADDRESS) return { ok: false, reason: `longer than ${MAX_ADDRESS} characters` };
   if (/[\s\x00-\x1f\x7f]/u.test(raw)) return { ok: false, reason: 'contains whitespace or control characters' };
@@ -72,7 +92,8 @@ export function normaliseAddress(raw: string): AddressResult {
   if (local.startsWith('#')) return { ok: false, reason: 'local part starts with "#" (a comment in a Postfix table)' };
   if (local.length > MAX_LOCAL) return { ok: false, reason: `local part longer than ${MAX_LOCAL} characters` };
   if (!DOT_ATOM.test(local)) return { ok: false, reason: `local part "${printable(local)}" is not an RFC 5321 dot-atom` };
-  const domain = normaliseDomain(raw.slice(at + 1));
+  const domainRaw = raw.slice(at + 1);
+  const domain = domains ? domains.normalise(domainRaw) : normaliseDomain(domainRaw);
   if (!domain.ok) return domain;
   const key = `${local}@${domain.domain}`;
   if (key.length > MAX_ADDRESS) return { ok: false, reason: `longer than ${MAX_ADDRESS} characters` };
