@@ -4,7 +4,7 @@
  * on the gateways, real Mailman 3 on the list server. The sync suite builds on it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALIAS_KEYS, INITIAL_LISTS, startLab, type Lab } from '../lab/lab.mjs';
+import { ALIAS_KEYS, INITIAL_LISTS, netnsMountCopies, startLab, type Lab } from '../lab/lab.mjs';
 import { probeRecipients } from '../lab/smtp-probe.mjs';
 import { run } from '../lab/run.mjs';
 
@@ -86,4 +86,29 @@ describe('the e2e lab', () => {
     await lab.startSsh('list1');
     expect((await lab.ssh('list1', 'echo up')).stdout.trim()).toBe('up');
   });
+
+  it('runs beside a second lab on another network, and is untouched when that one stops', async () => {
+    const network = { bridge: 'rsalt0', netnsPrefix: 'rsalt-', subnet: '10.215.0' };
+    const second = await startLab({ dir: '/var/tmp/rcptsync-lab-second', lists: [], network });
+    try {
+      expect((await second.ssh('gw1', 'echo up')).stdout.trim()).toBe('up');
+      expect(second.host('gw1').address).toBe('10.215.0.21');
+      // Neither lab's holders keep the other's namespaces alive.
+      expect(netnsMountCopies(lab.network.netnsPrefix)).toEqual([]);
+      expect(netnsMountCopies(network.netnsPrefix)).toEqual([]);
+    } finally {
+      await second.stop();
+    }
+    const { stdout: namespaces } = await run('ip', ['netns', 'list']);
+    expect(namespaces).not.toContain(network.netnsPrefix);
+    const { stdout: links } = await run('ip', ['-o', 'link', 'show']);
+    expect(links).not.toMatch(/^\d+: rsalt/m);
+    expect(netnsMountCopies(network.netnsPrefix)).toEqual([]);
+
+    for (const gateway of lab.gateways) {
+      expect((await lab.ssh(gateway.name, 'echo still-up')).stdout.trim()).toBe('still-up');
+      const replies = await probeRecipients(gateway.address, ['someone@example.com']);
+      expect(replies[0]?.text).toBe('554 5.7.1 <someone@example.com>: Relay access denied');
+    }
+  }, 180_000);
 });

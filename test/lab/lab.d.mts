@@ -24,6 +24,17 @@ export function waitForPort(host: string, port: number, { open, timeoutMs, what 
     timeoutMs: number;
     what?: string;
 }): Promise<void>;
+/**
+ * Mounts of /run/netns/<prefix>* in mount namespaces other than ours, one process
+ * per namespace: each keeps a network namespace of that name alive, even after
+ * `ip netns del`. Empty when no lab pins another's namespaces.
+ * @param {string} prefix netns prefix, e.g. rslab-
+ * @returns {Array<{ pid: number, path: string }>}
+ */
+export function netnsMountCopies(prefix: string): Array<{
+    pid: number;
+    path: string;
+}>;
 /** The repository root (test/lab/ is two levels down). */
 export const REPO_ROOT: string;
 export const BRIDGE: "rsbr0";
@@ -65,6 +76,12 @@ export class Lab {
     initialLists: string[];
     gatewayVars: Record<string, unknown>;
     extraVars: Record<string, unknown>;
+    /**
+     * Variables added to `env` (and so to every playbook run), e.g. an Ansible
+     * callback's settings for one run; set and reset it freely.
+     * @type {NodeJS.ProcessEnv}
+     */
+    extraEnv: NodeJS.ProcessEnv;
     /** @type {LabNetwork} */
     network: LabNetwork;
     controlAddress: string;
@@ -133,7 +150,10 @@ export class Lab {
     /**
      * A process in the host's network namespace and in a private mount namespace
      * where the host's trees are bind-mounted; every command for the host enters
-     * its namespaces. @private @param {LabHost} host
+     * its namespaces. The new mount namespace starts with a copy of every
+     * /run/netns/* mount, i.e. a reference to every named network namespace on the
+     * machine (another lab's too); the holder drops them first so that it never
+     * keeps another lab's namespaces or veths alive. @private @param {LabHost} host
      */
     private startHolder;
     /** Host key and sshd_config; returns the host's known_hosts line. @private @param {LabHost} host */

@@ -7,11 +7,12 @@
  *
  * Plain ESM with JSDoc so that vitest and the demo can both import it uncompiled.
  * Needs root, iproute2, util-linux (unshare, nsenter), openssh-server, postfix and
- * mailman3. One lab at a time: names and addresses are fixed, and a lab left over
- * by a killed run is removed when the next one starts.
+ * mailman3. Labs with different `network` options (bridge, namespace prefix,
+ * subnet) run side by side and start and stop in any order; a lab left over by a
+ * killed run on the same network is removed when the next one starts.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,6 +128,12 @@ export class Lab {
     this.initialLists = [...(options.lists ?? INITIAL_LISTS)];
     this.gatewayVars = options.gatewayVars ?? {};
     this.extraVars = options.extraVars ?? {};
+    /**
+     * Variables added to `env` (and so to every playbook run), e.g. an Ansible
+     * callback's settings for one run; set and reset it freely.
+     * @type {NodeJS.ProcessEnv}
+     */
+    this.extraEnv = {};
     /** @type {LabNetwork} */
     this.network = { ...DEFAULT_NETWORK, ...options.network };
     this.controlAddress = `${this.network.subnet}.1`;
@@ -206,6 +213,7 @@ export class Lab {
       ANSIBLE_LOCAL_TEMP: join(this.controlDir, 'ansible-tmp'),
       ANSIBLE_HOST_KEY_CHECKING: 'True',
       ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+      ...this.extraEnv,
     };
   }
 
@@ -362,12 +370,19 @@ export class Lab {
   /**
    * A process in the host's network namespace and in a private mount namespace
    * where the host's trees are bind-mounted; every command for the host enters
-   * its namespaces. @private @param {LabHost} host
+   * its namespaces. The new mount namespace starts with a copy of every
+   * /run/netns/* mount, i.e. a reference to every named network namespace on the
+   * machine (another lab's too); the holder drops them first so that it never
+   * keeps another lab's namespaces or veths alive. @private @param {LabHost} host
    */
   async startHolder(host) {
     const pidFile = join(host.root, 'holder.pid');
+    // mountinfo escapes spaces as \040; unmount the deepest first.
+    const dropNetnsMounts =
+      `awk '$5 ~ "^/run/netns/." { gsub(/\\\\040/, " ", $5); print $5 }' /proc/self/mountinfo | sort -r | ` +
+      `{ while IFS= read -r m; do umount -l "$m" || exit 1; done; }`;
     const binds = host.mounts.map((tree) => `mount --bind '${join(host.root, 'fs', tree)}' '${tree}'`).join(' && ');
-    const script = `${binds} && echo $$ > '${pidFile}' && exec sleep infinity`;
+    const script = `${dropNetnsMounts} && ${binds} && echo $$ > '${pidFile}' && exec sleep infinity`;
     const logFd = openSync(join(host.root, 'holder.log'), 'a');
     try {
       const child = spawn('ip', ['netns', 'exec', host.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script], {
@@ -646,27 +661,94 @@ function commOf(pid) {
 /**
  * Removes a lab (ours or one left by a killed run): processes, namespaces, bridge, files.
  * Only the namespaces, links and bridge of this network: another lab keeps running.
+ * Waits until the kernel has really let go of them, so that a lab started right
+ * after can reuse the names; throws naming what is left if it does not.
  * @param {string} dir @param {LabNetwork} network
  */
 async function removeStaleLab(dir, { netnsPrefix, bridge: bridgeName }) {
-  const { stdout } = await run('ip', ['netns', 'list'], { check: false });
-  const namespaces = stdout.split('\n').map((line) => line.split(/\s+/)[0] ?? '').filter((name) => name.startsWith(netnsPrefix));
-  for (const ns of namespaces) {
+  for (const ns of await namespacesNamed(netnsPrefix)) {
     await killNetnsProcesses(ns);
     await run('ip', ['netns', 'del', ns], { check: false });
   }
+  // A copy of /run/netns/<name> in another mount namespace (a holder of a lab
+  // started by older code, or any other tool's) would keep the namespace and the
+  // veth peer in it alive: drop those copies too.
+  for (const { pid, path } of netnsMountCopies(netnsPrefix)) {
+    await run('nsenter', ['-t', String(pid), '-m', 'umount', '-l', path], { check: false });
+  }
   // The kernel frees a deleted namespace (and the veth peer in it) asynchronously:
   // delete our ends of the veth pairs now so that a new lab can reuse the names.
-  const links = await run('ip', ['-o', 'link', 'show'], { check: false });
-  for (const match of links.stdout.matchAll(/^\d+: ([^:@\s]+)/gm)) {
-    const link = /** @type {string} */ (match[1]);
-    if (link.startsWith(netnsPrefix)) await run('ip', ['link', 'del', link], { check: false });
-  }
+  for (const link of await linksNamed(netnsPrefix)) await run('ip', ['link', 'del', link], { check: false });
   const bridge = await run('ip', ['link', 'show', bridgeName], { check: false });
   if (bridge.code === 0) await run('ip', ['link', 'del', bridgeName], { check: false });
+  const leftovers = async () => [
+    ...(await namespacesNamed(netnsPrefix)).map((ns) => `namespace ${ns}`),
+    ...(await linksNamed(netnsPrefix)).map((link) => `link ${link}`),
+    ...((await run('ip', ['link', 'show', bridgeName], { check: false })).code === 0 ? [`bridge ${bridgeName}`] : []),
+    ...netnsMountCopies(netnsPrefix).map(({ pid, path }) => `${path} mounted in the mount namespace of pid ${pid}`),
+  ];
+  let left = await leftovers();
+  for (let i = 0; i < 100 && left.length > 0; i++) {
+    await sleep(50);
+    left = await leftovers();
+  }
+  if (left.length > 0) throw new Error(`the lab's network (${netnsPrefix}*, ${bridgeName}) is still there after teardown: ${left.join('; ')}`);
   // Only a directory the lab made (or none): never remove a directory given by mistake.
   if (existsSync(dir) && !existsSync(join(dir, LAB_MARKER))) {
     throw new Error(`${dir} exists and is not a lab directory (no ${LAB_MARKER}); remove it or choose another dir`);
   }
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Named network namespaces whose names start with a prefix. @param {string} prefix */
+async function namespacesNamed(prefix) {
+  const { stdout } = await run('ip', ['netns', 'list'], { check: false });
+  return stdout.split('\n').map((line) => line.split(/\s+/)[0] ?? '').filter((name) => name.startsWith(prefix));
+}
+
+/** Links of the root namespace whose names start with a prefix (veth ends show as name@peer). @param {string} prefix */
+async function linksNamed(prefix) {
+  const { stdout } = await run('ip', ['-o', 'link', 'show'], { check: false });
+  return [...stdout.matchAll(/^\d+: ([^:@\s]+)/gm)].map((match) => /** @type {string} */ (match[1])).filter((link) => link.startsWith(prefix));
+}
+
+/**
+ * Mounts of /run/netns/<prefix>* in mount namespaces other than ours, one process
+ * per namespace: each keeps a network namespace of that name alive, even after
+ * `ip netns del`. Empty when no lab pins another's namespaces.
+ * @param {string} prefix netns prefix, e.g. rslab-
+ * @returns {Array<{ pid: number, path: string }>}
+ */
+export function netnsMountCopies(prefix) {
+  const ours = nsOf('self');
+  /** @type {Set<string>} */
+  const seen = new Set([ours]);
+  /** @type {Array<{ pid: number, path: string }>} */
+  const copies = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const ns = nsOf(entry);
+    if (ns === '' || seen.has(ns)) continue;
+    seen.add(ns);
+    let mountinfo = '';
+    try {
+      mountinfo = readFileSync(`/proc/${entry}/mountinfo`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const line of mountinfo.split('\n')) {
+      const path = (line.split(' ')[4] ?? '').replace(/\\040/g, ' ');
+      if (path.startsWith(`/run/netns/${prefix}`)) copies.push({ pid: Number(entry), path });
+    }
+  }
+  return copies;
+}
+
+/** The mount namespace of a process ('' when it is gone). @param {string} pid */
+function nsOf(pid) {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return '';
+  }
 }
