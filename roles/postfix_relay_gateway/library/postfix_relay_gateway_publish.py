@@ -1,0 +1,73 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Documentation of the action plugin of the same name (action_plugins/), which
+# does the work on the control node and over the connection; like Ansible's own
+# action-only modules, this file is never run on a gateway.
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: postfix_relay_gateway_publish
+short_description: Upload rendered tables and publish them atomically on a Postfix gateway
+description:
+  - Transfers each table into Ansible's remote temporary directory, then runs one script on the
+    gateway that, per table, moves it beside the published table under I(tmp_prefix), checks its
+    sha256 against the manifest, builds it with postmap, looks up its first key, and renames the
+    indexed file and then the source into place.
+  - A failure stops before the failing table's rename; the published table stays in service.
+  - In check mode nothing is transferred; the task reports C(changed) when there are tables.
+options:
+  src_dir:
+    description: Directory of the rendered files on the control node.
+    type: path
+    required: true
+  map_dir:
+    description: Directory of the published tables on the gateway; created when missing.
+    type: path
+    required: true
+  config_dir:
+    description: Postfix configuration directory, passed as -c to postmap.
+    type: path
+    required: true
+  map_type:
+    description: Lookup table type (cdb, lmdb or hash).
+    type: str
+    required: true
+  suffix:
+    description: Suffix of the indexed file postmap writes for I(map_type).
+    type: str
+    required: true
+  tmp_prefix:
+    description: Prefix of the temporary names in I(map_dir).
+    type: str
+    required: true
+  tables:
+    description: Tables to publish, each with C(name), C(sha256) and C(first) (a key to look up, or null).
+    type: list
+    elements: dict
+    required: true
+author: rcptsync maintainers
+'''
+
+RETURN = r'''
+published:
+  description: Names of the tables the task published (or would publish, in check mode).
+  type: list
+  returned: always
+stdout_lines:
+  description: One "published NAME" line per table the script finished.
+  type: list
+  returned: when the script ran
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module.fail_json(msg='postfix_relay_gateway_publish runs as an action plugin of the postfix_relay_gateway role')
+
+
+if __name__ == '__main__':
+    main()
