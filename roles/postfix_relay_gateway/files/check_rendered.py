@@ -13,28 +13,53 @@ relay_recipients). Exit status 0 whenever the check itself ran.
 import hashlib
 import json
 import os
+import re
 import sys
 
 
+# A line that is not plainly "key value": empty, or starting with whitespace, a
+# comment sign or "@". Only these need a closer look; every other line is an
+# entry. Finding them with one regular-expression scan (and counting newlines in
+# C) keeps a million-line table well under a second, where a Python loop over
+# every line took about two on a busy machine.
+IRREGULAR_CHARS = b'\n \t\r\x0b\x0c#@'
+IRREGULAR_AFTER_NEWLINE = re.compile(br'\n(?=[\n \t\r\x0b\x0c#@])')
+
+
 def digest_and_count(path):
-    """sha256 of the file, its entries (lines neither blank nor comments),
-    its first key and the line numbers of keys starting with "@"."""
-    sha = hashlib.sha256()
-    entries = 0
-    first = None
-    catch_alls = []
+    """sha256 of the file, its entries (lines neither blank nor comments, as
+    bytes.strip() sees them), its first key and the line numbers of keys
+    starting with "@"."""
     with open(path, 'rb') as handle:
-        for number, raw in enumerate(handle, start=1):
-            sha.update(raw)
-            line = raw.strip()
-            if not line or line.startswith(b'#'):
-                continue
-            entries += 1
+        data = handle.read()
+    sha = hashlib.sha256(data)
+    lines = data.count(b'\n') + (0 if data.endswith(b'\n') or not data else 1)
+    entries = lines
+    catch_alls = []
+    starts = [match.end() for match in IRREGULAR_AFTER_NEWLINE.finditer(data)]
+    if data and data[:1] in IRREGULAR_CHARS:
+        starts.insert(0, 0)
+    for start in starts:
+        end = data.find(b'\n', start)
+        line = data[start:end if end >= 0 else len(data)].strip()
+        if not line or line.startswith(b'#'):
+            entries -= 1
+            continue
+        if line.startswith(b'@'):
+            number = data.count(b'\n', 0, start) + 1
             key = line.split()[0].decode('utf-8', 'replace')
-            if first is None:
-                first = key
-            if key.startswith('@'):
-                catch_alls.append('%s:%d: %s' % (path, number, key))
+            catch_alls.append('%s:%d: %s' % (path, number, key))
+    first = None
+    if entries > 0:
+        # The first entry is the first line that is not blank or a comment.
+        offset = 0
+        while True:
+            end = data.find(b'\n', offset)
+            line = data[offset:end if end >= 0 else len(data)].strip()
+            if line and not line.startswith(b'#'):
+                first = line.split()[0].decode('utf-8', 'replace')
+                break
+            offset = end + 1
     return sha.hexdigest(), entries, first, catch_alls
 
 
