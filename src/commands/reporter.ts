@@ -45,7 +45,7 @@ function describeEvent(event: CollectEvent): string | undefined {
     case 'host-done':
       return `${event.host}: done, ${fmt(event.addresses)} addresses (${(event.ms / 1000).toFixed(1)} s)`;
     case 'host-failed':
-      return `${event.host}: FAILED: ${event.error}`;
+      return `FAILED: ${event.error.startsWith(`${event.host}: `) ? event.error : `${event.host}: ${event.error}`}`;
     case 'refused-entry':
       return `warning: ${event.host}: ${event.source}: line ${event.line}: ${event.reason}${event.text ? `: "${event.text}"` : ''} (skipped)`;
     default:
