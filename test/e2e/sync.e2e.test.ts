@@ -133,6 +133,15 @@ describe('sync.yml on real Mailman 3 and Postfix', () => {
     }
   }, STEP_TIMEOUT);
 
+  it('verify.yml probes every gateway at RCPT time and passes', async () => {
+    const result = await runPlaybook(lab, 'playbooks/verify.yml');
+    expect(result.code, describeRun(result)).toBe(0);
+    for (const gateway of lab.gateways) {
+      expect(result.recap[gateway.name], describeRun(result)).toMatchObject({ failed: 0, unreachable: 0 });
+      expect(result.stdout, describeRun(result)).toMatch(new RegExp(`${gateway.name}: \\d+ probes answered as expected`));
+    }
+  }, STEP_TIMEOUT);
+
   it('(3) accepts a list created on the list server, and rejects a removed one, after the next sync', async () => {
     const created = 'fresh@lists.example.test';
     const removed = 'dev@lists.example.test';
@@ -209,5 +218,26 @@ describe('sync.yml on real Mailman 3 and Postfix', () => {
     } finally {
       await lab.startSsh('list1');
     }
+  }, STEP_TIMEOUT);
+  it('check mode with diff: deploy.yml --check --diff reports a pending change and touches no gateway', async () => {
+    const created = 'pending@lists.example.test';
+    await lab.mailman(['create', created]);
+    // Render the new list (rcptsync itself, as the pull-request flow does), then ask Ansible what it would do.
+    const sync = spawnSync(
+      process.execPath,
+      [join(REPO_ROOT, 'dist', 'bin.js'), 'sync', '-i', lab.inventoryFile, '-o', lab.renderedDir, '--state-dir', lab.stateDir],
+      { encoding: 'utf8', env: { ...process.env, SSH_AUTH_SOCK: '' }, timeout: 120_000 },
+    );
+    expect(sync.status, sync.stderr).toBe(0);
+    const before = Object.fromEntries(lab.gateways.map((gateway) => [gateway.name, fingerprint(gateway.name)]));
+    const result = await runPlaybook(lab, 'playbooks/deploy.yml', ['--check', '--diff']);
+    expect(result.code, describeRun(result)).toBe(0);
+    const owner = lab.gatewayFor('lists.example.test');
+    expect(result.recap[owner.name]?.changed, describeRun(result)).toBeGreaterThan(0);
+    // The diff of the table is summarised (nine new addresses), never printed whole.
+    expect(result.stdout, describeRun(result)).toMatch(/\+9 -0 lines/);
+    expect(result.stdout).not.toContain(`pending-bounces@lists.example.test OK`);
+    for (const gateway of lab.gateways) expect(fingerprint(gateway.name), gateway.name).toEqual(before[gateway.name]);
+    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(created)), unknownReply)).toEqual([]);
   }, STEP_TIMEOUT);
 });
