@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { BIN, rcptsync, tableKeys, treeDigest, writeInventoryJson } from '../helpers/cli.js';
+import { BIN, rcptsync, sshdHostVars, tableKeys, treeDigest, writeInventoryJson } from '../helpers/cli.js';
 
 let sshd: Sshd;
 let other: Sshd;
@@ -33,11 +33,7 @@ function inv(name: string, sources: unknown[], listVars: Vars = {}, gatewayVars:
   return writeInventoryJson(join(dir, `${name}.json`), {
     list_servers: {
       lists1: {
-        ansible_host: sshd.host,
-        ansible_port: sshd.port,
-        ansible_user: sshd.user,
-        ansible_ssh_private_key_file: sshd.privateKeyFile,
-        rcptsync_known_hosts_file: sshd.knownHostsFile,
+        ...sshdHostVars(sshd),
         rcptsync_connect_timeout: 5,
         rcptsync_command_timeout: 2,
         rcptsync_sources: sources,

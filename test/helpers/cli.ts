@@ -45,6 +45,17 @@ export function writeInventoryJson(
   return file;
 }
 
+/** The Ansible and rcptsync variables of a list server reached through a test sshd. */
+export function sshdHostVars(sshd: { host: string; port: number; user: string; privateKeyFile: string; knownHostsFile: string }): Record<string, unknown> {
+  return {
+    ansible_host: sshd.host,
+    ansible_port: sshd.port,
+    ansible_user: sshd.user,
+    ansible_ssh_private_key_file: sshd.privateKeyFile,
+    rcptsync_known_hosts_file: sshd.knownHostsFile,
+  };
+}
+
 /** Every file under a directory with its sha256, to prove a tree was not touched. */
 export function treeDigest(dir: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { rcptsync, REPO, tableKeys, treeDigest, writeInventoryJson } from '../helpers/cli.js';
+import { rcptsync, REPO, sshdHostVars, tableKeys, treeDigest, writeInventoryJson } from '../helpers/cli.js';
 
 let sshd: Sshd;
 let dir: string;
@@ -19,11 +19,7 @@ function inventory(name: string, sources: unknown[], extraGateway: Record<string
   return writeInventoryJson(join(dir, `${name}.json`), {
     list_servers: {
       lists1: {
-        ansible_host: sshd.host,
-        ansible_port: sshd.port,
-        ansible_user: sshd.user,
-        ansible_ssh_private_key_file: sshd.privateKeyFile,
-        rcptsync_known_hosts_file: sshd.knownHostsFile,
+        ...sshdHostVars(sshd),
         rcptsync_command_timeout: 10,
         rcptsync_sources: sources,
       },
