@@ -10,7 +10,8 @@ import type { GatewayPolicy } from '../inventory/model.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { diffTables, type Plan } from '../plan/diff.js';
 import { assertSafe, checkSafety, sourceCountsOf, type Violation } from '../plan/guard.js';
-import { tablesFromGitRevision, tablesFromRenderedTree, tablesFromSnapshot, type GatewayTables } from '../plan/tables.js';
+import { tablesFromGatewayTables, tablesFromGitRevision, tablesFromRenderedTree, tablesFromSnapshot, type GatewayTables } from '../plan/tables.js';
+import { buildGatewayTables } from '../model/snapshot-io.js';
 import { renderTree, type RenderSummary } from '../render/index.js';
 import { loadLastKnownGood, saveLastKnownGood } from '../state/last-known-good.js';
 
@@ -94,18 +95,24 @@ export interface ApplyResult {
   baseline: Baseline;
   render: RenderSummary;
   stateFile: string;
+  /** What each gateway's relay_recipients now holds. */
+  tables: GatewayTables;
 }
 
 /** Guard, render, then record the state. Throws SafetyRefusedError (exit 3) before writing anything. */
 export async function applySnapshot(snapshot: Snapshot, options: ApplyOptions): Promise<ApplyResult> {
   const baseline = await loadBaseline({ outDir: options.outDir, ...(options.stateDir ? { stateDir: options.stateDir } : {}) });
-  const plan = diffTables(baseline.tables, tablesFromSnapshot(snapshot));
+  // Built once: the plan compares them, the renderer writes them.
+  const built = buildGatewayTables(snapshot);
+  const tables = tablesFromGatewayTables(built);
+  const plan = diffTables(baseline.tables, tables);
   assertSafe(plan, safetyOptions(baseline, snapshot, options));
   const render = await renderTree(snapshot, {
     outDir: options.outDir,
     ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
+    tables: built,
   });
   // The state follows the tree: written only once the new tree is in place.
   const stateFile = await saveLastKnownGood(options.stateDir, options.outDir, snapshot);
-  return { plan, baseline, render, stateFile };
+  return { plan, baseline, render, stateFile, tables };
 }

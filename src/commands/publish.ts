@@ -8,7 +8,7 @@ import type { GatewayPolicy } from '../inventory/model.js';
 import { writeMetrics, type RunReport } from '../metrics/textfile.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { planLine, summary } from '../plan/format.js';
-import { countTables, tablesFromSnapshot } from '../plan/tables.js';
+import { countTables } from '../plan/tables.js';
 import { SafetyRefusedError } from '../plan/guard.js';
 import { integerOption, stringOption, type ParsedOptions } from './options.js';
 import { fmt, type Reporter } from './reporter.js';
@@ -36,7 +36,7 @@ export async function publish(snapshot: Snapshot, policies: GatewayPolicy[], val
   lines.push(planLine(result.plan).replace(/^Plan:/, 'Applied:'));
   lines.push(`Rendered tree: ${outDir}; last-known-good state: ${result.stateFile}`);
   reporter.result(lines.join('\n'), { gateways, output: outDir, state: result.stateFile, changed: result.plan.hasChanges });
-  return { entries: countTables(tablesFromSnapshot(snapshot)) };
+  return { entries: countTables(result.tables) };
 }
 
 /**

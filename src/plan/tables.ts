@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { unicodeDomain } from '../model/address.js';
 import type { Snapshot } from '../model/snapshot.js';
-import { buildGatewayTables } from '../model/snapshot-io.js';
+import { buildGatewayTables, type GatewayTable } from '../model/snapshot-io.js';
 
 /** gateway -> domain -> addresses, sorted (compareAddresses) and unique. */
 export type GatewayTables = Map<string, Map<string, string[]>>;
@@ -233,8 +233,13 @@ export function countTables(tables: GatewayTables): Array<{ gateway: string; dom
  * A-label and as its U-label form, as relay_recipients carries both.
  */
 export function tablesFromSnapshot(snapshot: Snapshot): GatewayTables {
+  return tablesFromGatewayTables(buildGatewayTables(snapshot));
+}
+
+/** The same, from tables the caller already built (sync builds them once for both plan and render). */
+export function tablesFromGatewayTables(built: readonly GatewayTable[]): GatewayTables {
   const tables: GatewayTables = new Map();
-  for (const gateway of buildGatewayTables(snapshot)) {
+  for (const gateway of built) {
     const domains = new Map<string, string[]>();
     for (const domain of gateway.domains) {
       // The builder's contract is this order (sorted by local part, unique); trust it rather than check a million entries again.

@@ -28,6 +28,8 @@ export interface RenderOptions {
   templatesDir?: string;
   /** Called after each step of the write-and-swap; tests use it to interrupt a run at a chosen point. */
   onStep?: (step: RenderStep) => void;
+  /** buildGatewayTables(snapshot), when the caller already built them for this same snapshot (sync's plan). */
+  tables?: GatewayTable[];
 }
 
 export interface GatewaySummary {
@@ -189,7 +191,7 @@ export async function renderTree(snapshot: Snapshot, options: RenderOptions): Pr
   assertReplaceable(paths.outDir);
   checkSnapshotSettings(snapshot);
   const templates = loadTemplates(options.templatesDir);
-  const tables = buildGatewayTables(snapshot);
+  const tables = options.tables ?? buildGatewayTables(snapshot);
   const empty = emptyDomainProblems(tables);
   if (empty.length > 0) throw new ConfigError(empty);
   const contexts = gatewayContexts(snapshot, tables);
