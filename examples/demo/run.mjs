@@ -19,13 +19,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 
-const REQUIRED_PACKAGES = ['openssh-server', 'postfix', 'postfix-lmdb', 'postfix-cdb', 'mailman3', 'ansible-core', 'swaks'];
-/** Answers for the packages' install-time questions: no mail setup of the machine's own, Mailman on SQLite. */
-const DEBCONF_SELECTIONS = [
-  'postfix postfix/main_mailer_type select No configuration',
-  'mailman3 mailman3/dbconfig-install boolean true',
-  'mailman3 mailman3/database-type select sqlite3',
-].join('\n');
+import { ensureSystemPackages } from '../../test/lab/system-packages.mjs';
 
 const usage = `Usage: node examples/demo/run.mjs [--keep | --stop]
   --keep   leave the lab running after the demo and print how to reach it
@@ -184,59 +178,18 @@ function rcptsyncSummary(stdout) {
 }
 
 /**
- * Debian, root, the packages: installs what is missing when root, else says how.
+ * Root (for the namespaces), then the Debian packages through the install step
+ * that `npm test` and CI share.
  * @returns {number | null} an exit code to stop with, or null to go on
  */
 function checkPrerequisites() {
-  if (process.platform !== 'linux' || !existsSync('/etc/debian_version')) {
-    process.stderr.write('The demo runs on Debian (12) or a derivative: it uses network namespaces and the Debian packages of Postfix, Mailman 3 and Ansible.\n');
-    return 2;
-  }
-  const missing = REQUIRED_PACKAGES.filter((name) => !isInstalled(name));
-  const root = process.getuid?.() === 0;
-  if (!root) {
+  if (process.getuid?.() !== 0) {
     process.stderr.write('The demo needs root: it creates network namespaces, a bridge and runs sshd and Postfix in them.\n');
-    if (missing.length > 0) process.stderr.write(`Missing Debian packages: ${missing.join(' ')}\n${installHelp(missing)}`);
+    ensureSystemPackages();
     process.stderr.write('Then run it as root: sudo npm run demo\n');
     return 2;
   }
-  if (missing.length === 0) return null;
-  out(`== Installing the missing Debian packages: ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const steps = [
-    ['debconf-set-selections', []],
-    ['apt-get', ['update']],
-    ['apt-get', ['install', '-y', '--no-install-recommends', ...missing]],
-  ];
-  for (const [command, args] of /** @type {Array<[string, string[]]>} */ (steps)) {
-    const result = spawnSync(command, args, { env, stdio: [command === 'debconf-set-selections' ? 'pipe' : 'ignore', 'inherit', 'inherit'], input: command === 'debconf-set-selections' ? `${DEBCONF_SELECTIONS}\n` : undefined });
-    if (result.status !== 0) {
-      process.stderr.write(`${command} ${args.join(' ')} failed (exit ${result.status ?? result.signal}).\n${installHelp(missing)}`);
-      return 2;
-    }
-  }
-  const still = REQUIRED_PACKAGES.filter((name) => !isInstalled(name));
-  if (still.length > 0) {
-    process.stderr.write(`Still missing after apt-get: ${still.join(' ')}\n`);
-    return 2;
-  }
-  return null;
-}
-
-/** @param {string} name */
-function isInstalled(name) {
-  const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
-  return result.status === 0 && result.stdout.trim() === 'install ok installed';
-}
-
-/** @param {string[]} missing */
-function installHelp(missing) {
-  return `Install them with:
-  echo 'postfix postfix/main_mailer_type select No configuration' | sudo debconf-set-selections
-  sudo apt-get update
-  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing.join(' ')}
-(--no-install-recommends skips the ~260 MB ansible collections that ansible-core recommends; nothing is started by the install.)
-`;
+  return ensureSystemPackages({ log: out });
 }
 
 process.exitCode = await main();
