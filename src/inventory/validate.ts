@@ -7,6 +7,7 @@
 import type { ErrorObject } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { normaliseAddress, normaliseDomain, printable } from '../model/address.js';
+import { checkConnection } from './connection.js';
 import { PositionFinder, displayPath, type VarPath } from './positions.js';
 import { isRecord, type ResolvedInventory } from './resolve.js';
 import { loadSchemas, SOURCE_TYPES, type Schemas } from './schemas.js';
@@ -78,6 +79,7 @@ export function checkInventory(
     for (const error of runSchema(schemas.listServer, own, `host of group ${listGroup}`)) report(host, error.path, error.message);
     checkTemplates(own, report.bind(null, host));
     checkSsh(vars, report.bind(null, host));
+    checkConnection(vars, report.bind(null, host));
     checkSources(own['rcptsync_sources'], report.bind(null, host));
   }
   for (const host of gateways) {
