@@ -72,11 +72,19 @@ describe('golden files', () => {
     const outDir = freshDir();
     await renderTree(await readSnapshot(snapshotFile), { outDir });
     const rendered = readTree(outDir);
+    // The committed files, read before any update: the renderer is never compared with itself.
+    const golden = existsSync(goldenDir) ? readTree(goldenDir) : new Map<string, Buffer>();
     if (process.env['UPDATE_GOLDEN'] === '1') {
-      rmSync(goldenDir, { recursive: true, force: true });
-      cpSync(outDir, goldenDir, { recursive: true });
+      const files = [...new Set([...rendered.keys(), ...golden.keys()])];
+      const changed = files.filter((file) => !golden.has(file) || !rendered.has(file) || !rendered.get(file)!.equals(golden.get(file)!));
+      if (changed.length > 0) {
+        rmSync(goldenDir, { recursive: true, force: true });
+        cpSync(outDir, goldenDir, { recursive: true });
+        throw new Error(
+          `golden files updated: ${changed.sort().join(', ')}. Review the diff (git diff -- ${path.relative(process.cwd(), goldenDir)}), commit it if it is what you meant, and run again without UPDATE_GOLDEN=1`,
+        );
+      }
     }
-    const golden = readTree(goldenDir);
     expect([...rendered.keys()]).toEqual([...golden.keys()]);
     for (const [file, bytes] of rendered) expect(bytes.toString('utf8'), file).toBe(golden.get(file)!.toString('utf8'));
   });
