@@ -9,10 +9,18 @@ export const ExitCode = {
   runtime: 1,
   /** Bad arguments or an invalid inventory/configuration. */
   usage: 2,
-  /** A safety threshold refused the run (too many removals, a source gone empty). */
+  /**
+   * A safety threshold was breached (too many removals, a source gone empty):
+   * review needed. By default the additions were published and the removals
+   * held; with --on-refusal stop, nothing was written.
+   */
   refused: 3,
-  /** `--expect-no-changes` and the plan has changes. */
+  /** `--expect-no-changes` and the plan has changes; `status`: a gateway not in sync. */
   changes: 4,
+  /** Published, degraded: failed sources were carried forward from the last-known-good state. */
+  degraded: 5,
+  /** Published, degraded by a HOST KEY problem (unknown, changed or revoked key) among the carried sources. */
+  hostKey: 6,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -9,18 +9,23 @@ import { stat } from 'node:fs/promises';
 import type { GatewayPolicy } from '../inventory/model.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { diffTables, type Plan } from '../plan/diff.js';
-import { assertSafe, checkSafety, sourceCountsOf, type Violation } from '../plan/guard.js';
+import { checkSafety, SafetyRefusedError, sourceCountsOf, type Violation } from '../plan/guard.js';
 import { tablesFromGatewayTables, tablesFromGitRevision, tablesFromRenderedTree, tablesFromSnapshot, type GatewayTables } from '../plan/tables.js';
-import { buildGatewayTables } from '../model/snapshot-io.js';
+import { buildGatewayTables, type GatewayTable } from '../model/snapshot-io.js';
+import type { SourceFailure } from '../collect/collect.js';
+import { carryForward, DEFAULT_MAX_STALE_HOURS, stampCollectedAt, type CarriedSource, type CarryForwardResult } from './carry-forward.js';
+import { holdRemovals, type HeldRemoval } from './hold.js';
 import { renderTree, type RenderSummary } from '../render/index.js';
-import { loadLastKnownGood, saveLastKnownGood } from '../state/last-known-good.js';
+import { loadLastKnownGoodFile, saveLastKnownGood } from '../state/last-known-good.js';
 
 export interface Baseline {
   /** What the plan compares with, for the user: `last-known-good state <file>`, `rendered tree <dir>`, ... */
   description: string;
   tables: GatewayTables;
-  /** The snapshot behind it, when it is a state (for the source-gone-empty rule). */
+  /** The snapshot behind it, when it is a state (for the source-gone-empty rule, holding and carrying forward). */
   snapshot?: Snapshot;
+  /** When that state was written. */
+  writtenAt?: Date;
 }
 
 export interface BaselineOptions {
@@ -33,8 +38,10 @@ export interface BaselineOptions {
 /** What `sync` would replace: by default the last-known-good state, else the tree on disk, else nothing. */
 export async function loadBaseline(options: BaselineOptions): Promise<Baseline> {
   if (options.against !== undefined) return loadExplicitBaseline(options.against, options.outDir);
-  const lastGood = await loadLastKnownGood(options.stateDir, options.outDir);
-  if (lastGood) return { description: 'the last-known-good state', tables: tablesFromSnapshot(lastGood), snapshot: lastGood };
+  const lastGood = await loadLastKnownGoodFile(options.stateDir, options.outDir);
+  if (lastGood) {
+    return { description: 'the last-known-good state', tables: tablesFromSnapshot(lastGood.snapshot), snapshot: lastGood.snapshot, writtenAt: lastGood.writtenAt };
+  }
   if (await isDirectory(options.outDir)) {
     return { description: `the rendered tree ${options.outDir} (no last-known-good state yet)`, tables: await tablesFromRenderedTree(options.outDir) };
   }
@@ -59,19 +66,59 @@ export interface SafetySettings {
   policies: GatewayPolicy[];
   force: boolean;
   allowRemovals?: number;
+  /**
+   * What a breached threshold does: `hold` (default) publishes the additions and
+   * keeps the breaching removals for review; `stop` publishes nothing (all or
+   * nothing, as before).
+   */
+  onRefusal?: RefusalPolicy;
 }
+
+export type RefusalPolicy = 'hold' | 'stop';
 
 export interface PlanResult {
   baseline: Baseline;
+  /** The collection against the baseline: every change, the held removals included. */
   plan: Plan;
-  /** Violations this run would be refused for (empty with --force). */
+  /** Violations of the collection (empty with --force): what is held, or refuses the run. */
   violations: Violation[];
+  /** What the run publishes: the collection, plus the held removals when there are any. */
+  snapshot: Snapshot;
+  built: GatewayTable[];
+  /** The plan of what is published (equal to `plan` unless removals are held). */
+  publishedPlan: Plan;
+  held: HeldRemoval[];
+  /** Set when nothing may be published: --on-refusal stop, no state to hold from, or a rule holding cannot satisfy. */
+  refusal?: SafetyRefusedError;
 }
 
+/**
+ * Everything a run decides before it writes: the plan against the baseline, the
+ * violations, and what to publish. `plan` shows it, `sync` and `render` apply it.
+ */
 export function planAgainst(baseline: Baseline, snapshot: Snapshot, safety: SafetySettings): PlanResult {
-  const plan = diffTables(baseline.tables, tablesFromSnapshot(snapshot));
+  const built = buildGatewayTables(snapshot);
+  const plan = diffTables(baseline.tables, tablesFromGatewayTables(built));
   const violations = checkSafety(plan, safetyOptions(baseline, snapshot, safety));
-  return { baseline, plan, violations };
+  const unchanged = { baseline, plan, violations, snapshot, built, publishedPlan: plan, held: [] };
+  if (violations.length === 0) return unchanged;
+  // Holding needs the sources behind the baseline: a rendered tree alone has none.
+  if ((safety.onRefusal ?? 'hold') === 'stop' || !baseline.snapshot) return { ...unchanged, refusal: new SafetyRefusedError(violations) };
+  const holding = holdRemovals(baseline.snapshot, snapshot, plan, violations);
+  const heldBuilt = buildGatewayTables(holding.snapshot);
+  const publishedPlan = diffTables(baseline.tables, tablesFromGatewayTables(heldBuilt));
+  // What holding cannot cure (e.g. a domain under its minimum with nothing removed) still stops the run.
+  const remaining = checkSafety(publishedPlan, safetyOptions(baseline, holding.snapshot, safety));
+  return {
+    baseline,
+    plan,
+    violations,
+    snapshot: holding.snapshot,
+    built: heldBuilt,
+    publishedPlan,
+    held: holding.held,
+    ...(remaining.length > 0 ? { refusal: new SafetyRefusedError(remaining) } : {}),
+  };
 }
 
 function safetyOptions(baseline: Baseline, snapshot: Snapshot, safety: SafetySettings) {
@@ -84,35 +131,76 @@ function safetyOptions(baseline: Baseline, snapshot: Snapshot, safety: SafetySet
   };
 }
 
-export interface ApplyOptions extends SafetySettings {
+export interface ApplyOptions extends SafetySettings, CarryOptions {
   outDir: string;
   stateDir?: string;
   templatesDir?: string;
 }
 
+export interface CarryOptions {
+  /** Sources that failed in this run: carried forward from the last-known-good state, or the run fails. */
+  failures?: SourceFailure[];
+  /** `rcptsync_max_stale` of a failed source (default 72 h). */
+  maxStaleHours?: (failure: SourceFailure) => number;
+  /** This run's time: for staleness, and recorded for the sources collected now (default now). */
+  now?: Date;
+}
+
+/** The collection with its failed sources carried forward from `lastGood` (throws StaleSourcesError when it may not). */
+export function withCarriedSources(snapshot: Snapshot, lastGood: Pick<Baseline, 'snapshot' | 'writtenAt'>, options: CarryOptions): CarryForwardResult {
+  return carryForward({
+    snapshot,
+    failures: options.failures ?? [],
+    lastGood: lastGood.snapshot,
+    ...(lastGood.writtenAt ? { lastGoodWritten: lastGood.writtenAt } : {}),
+    maxStaleHours: options.maxStaleHours ?? (() => DEFAULT_MAX_STALE_HOURS),
+    now: options.now ?? new Date(),
+  });
+}
+
 export interface ApplyResult {
+  /** What was published, against the baseline. */
   plan: Plan;
   baseline: Baseline;
   render: RenderSummary;
   stateFile: string;
   /** What each gateway's relay_recipients now holds. */
   tables: GatewayTables;
+  /** Removals kept for review (empty when none were held). */
+  held: HeldRemoval[];
+  /** The violations that caused the hold. */
+  violations: Violation[];
+  /** Failed sources published from the last-known-good state. */
+  carried: CarriedSource[];
 }
 
-/** Guard, render, then record the state. Throws SafetyRefusedError (exit 3) before writing anything. */
+/**
+ * Guard, render, then record the state. A breached threshold holds its removals
+ * and publishes the rest; when it may not (see planAgainst), SafetyRefusedError
+ * (exit 3) is thrown before anything is written.
+ */
 export async function applySnapshot(snapshot: Snapshot, options: ApplyOptions): Promise<ApplyResult> {
   const baseline = await loadBaseline({ outDir: options.outDir, ...(options.stateDir ? { stateDir: options.stateDir } : {}) });
-  // Built once: the plan compares them, the renderer writes them.
-  const built = buildGatewayTables(snapshot);
-  const tables = tablesFromGatewayTables(built);
-  const plan = diffTables(baseline.tables, tables);
-  assertSafe(plan, safetyOptions(baseline, snapshot, options));
-  const render = await renderTree(snapshot, {
+  const { snapshot: collected, carried } = withCarriedSources(snapshot, baseline, options);
+  const decided = planAgainst(baseline, collected, options);
+  // The one guard before anything is written.
+  if (decided.refusal) throw decided.refusal;
+  const render = await renderTree(decided.snapshot, {
     outDir: options.outDir,
     ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
-    tables: built,
+    tables: decided.built,
   });
-  // The state follows the tree: written only once the new tree is in place.
-  const stateFile = await saveLastKnownGood(options.stateDir, options.outDir, snapshot);
-  return { plan, baseline, render, stateFile, tables };
+  // The state follows the tree: written only once the new tree is in place, and
+  // it records what was published (held removals included).
+  const stateFile = await saveLastKnownGood(options.stateDir, options.outDir, stampCollectedAt(decided.snapshot, options.now ?? new Date()));
+  return {
+    plan: decided.publishedPlan,
+    baseline,
+    render,
+    stateFile,
+    tables: tablesFromGatewayTables(decided.built),
+    held: decided.held,
+    violations: decided.violations,
+    carried,
+  };
 }

@@ -1,17 +1,22 @@
 /**
  * The collector: the one place that joins inventory hosts, SSH sessions and
  * source parsers. Hosts run in parallel up to a bound; the sources of one host
- * run one after another on a single connection. Any failure of any source fails
- * the whole collection: a partial collection must never reach a gateway.
+ * run one after another on a single connection. A source that fails (the host
+ * unreachable, a host key problem, a command failing, hanging, truncated or over
+ * its cap) is reported as a failure beside the sources that worked, so that the
+ * run can carry it forward (src/apply/carry-forward.ts) instead of stopping the
+ * whole fleet; it never reaches the snapshot with partial output. Only problems
+ * of configuration, and refusals under --strict, stop the collection.
  */
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { DomainCache, normaliseAddress, printable } from '../model/address.js';
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type SourceRecord } from '../model/snapshot.js';
+import { compareSources } from '../model/snapshot-io.js';
 import type { Inventory, ListServer } from '../inventory/model.js';
 import { getSourceType } from '../sources/index.js';
 import type { SourceConfig } from '../sources/types.js';
 import type { RemoteSession, SshTarget } from '../transport/types.js';
-import { commandFailedError, connectSsh } from '../transport/ssh.js';
+import { commandFailedError, connectSsh, HostKeyError } from '../transport/ssh.js';
 import type { CollectListener, RefusedEntry } from './events.js';
 import { runBounded } from './pool.js';
 
@@ -25,8 +30,26 @@ export interface CollectOptions {
 }
 
 export interface CollectResult {
+  /** The sources that were collected in full; a failed source is not in it. */
   snapshot: Snapshot;
   refused: RefusedEntry[];
+  /** The sources that could not be collected, in host and source order. */
+  failures: SourceFailure[];
+}
+
+/** One source that could not be collected in this run. */
+export interface SourceFailure {
+  host: string;
+  /** Index in the host's `rcptsync_sources`. */
+  index: number;
+  type: string;
+  label: string;
+  /** One line naming the host, e.g. `lists1: command failed with exit code 1: mailman lists`. */
+  message: string;
+  /** stderr of the command, or a hint. */
+  detail?: string;
+  /** An unknown, changed or revoked host key. */
+  hostKey: boolean;
 }
 
 export function sourceLabel(config: SourceConfig, index: number): string {
@@ -41,23 +64,31 @@ export async function collect(inventory: Inventory, options: CollectOptions): Pr
     collectHost(server, options, emit, refused),
   );
 
-  const failures: HostFailure[] = [];
+  const fatal: RcptsyncError[] = [];
+  const failures: SourceFailure[] = [];
   const sources: SourceRecord[] = [];
   results.forEach((result, index) => {
     const server = inventory.listServers[index]!;
     if (result.status === 'fulfilled') {
-      sources.push(...result.value);
+      sources.push(...result.value.records);
+      failures.push(...result.value.failures);
       return;
     }
-    const failure = result.reason instanceof HostFailure ? result.reason : new HostFailure(server.name, undefined, result.reason);
-    failures.push(failure);
-    emit({ event: 'host-failed', host: server.name, error: failure.message, ...(failure.detail ? { detail: failure.detail } : {}) });
+    // Only configuration problems and --strict refusals get here (collectHost catches the rest).
+    const error = result.reason instanceof RcptsyncError ? result.reason : new RcptsyncError(`${server.name}: ${String(result.reason)}`);
+    fatal.push(error);
+    emit({ event: 'host-failed', host: server.name, error: error.message, ...(error.detail ? { detail: error.detail } : {}) });
   });
-  if (failures.length > 0) throw new CollectionError(failures);
+  if (fatal.length > 0) throw new CollectionError(fatal);
 
-  sources.sort((a, b) => (a.host === b.host ? a.index - b.index : a.host < b.host ? -1 : 1));
+  sources.sort(compareSources);
   const gateways = [...inventory.gateways].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { snapshot: { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, sources, gateways }, refused };
+  return { snapshot: { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, sources, gateways }, refused, failures };
+}
+
+/** A problem that no carrying forward can cover: the inventory is wrong, or --strict was asked for. */
+function isFatal(error: unknown): boolean {
+  return error instanceof StrictRefusalError || (error instanceof RcptsyncError && error.exitCode === ExitCode.usage);
 }
 
 async function collectHost(
@@ -65,7 +96,7 @@ async function collectHost(
   options: CollectOptions,
   emit: CollectListener,
   refused: RefusedEntry[],
-): Promise<SourceRecord[]> {
+): Promise<{ records: SourceRecord[]; failures: SourceFailure[] }> {
   const started = Date.now();
   const domains = new DomainCache();
   const plans = server.sources.map((config, index) => {
@@ -78,102 +109,154 @@ async function collectHost(
   // A host with only static sources is never connected to.
   const connect = options.connect ?? connectSsh;
   let session: RemoteSession | undefined;
-  let current: string | undefined;
+  let connectError: unknown;
+  const records: SourceRecord[] = [];
+  const failures: SourceFailure[] = [];
   try {
-    if (remote) session = await connect(server.ssh);
-    const records: SourceRecord[] = [];
-    for (const plan of plans) {
-      current = plan.label;
-      const sourceStarted = Date.now();
-      const parser = plan.type.createParser(plan.config);
-      if (plan.command !== null) {
-        const timeoutSeconds = plan.config['timeout'];
-        const result = await session!.run(plan.command, {
-          timeoutMs: typeof timeoutSeconds === 'number' ? timeoutSeconds * 1000 : server.commandTimeoutMs,
-          maxOutputBytes: server.maxOutputBytes,
-          onLine: (text, lineNumber) => parser.line(text, lineNumber),
-        });
-        if (result.exitCode !== 0) throw commandFailedError(server.name, plan.command, result);
+    if (remote) {
+      try {
+        session = await connect(server.ssh);
+      } catch (error) {
+        if (isFatal(error)) throw error;
+        connectError = error;
+        const failure = failureOf(server.name, { index: 0, type: '', label: '' }, error);
+        emit({ event: 'host-failed', host: server.name, error: failure.message, ...(failure.detail ? { detail: failure.detail } : {}) });
       }
-      const parsed = parser.end();
-      const place = { host: server.name, source: plan.label };
-      let refusedCount = 0;
-      const refuse = (line: number, reason: string, text: string): void => {
-        refusedCount++;
-        const entry: RefusedEntry = { ...place, line, reason, text: printable(text) };
-        if (options.strict) {
-          throw new RcptsyncError(
-            `${server.name}: ${plan.label}: line ${line}: ${reason}: "${entry.text}" (refused; --strict makes this fatal)`,
-            ExitCode.runtime,
-          );
-        }
-        refused.push(entry);
-        emit({ event: 'refused-entry', ...entry });
-      };
-      for (const problem of parsed.problems) refuse(problem.line, problem.message, '');
-      // Grouped by domain as they come, so that sorting is by domain, then local
-      // part, without a comparator that re-splits every key.
-      const byDomain = new Map<string, Set<string>>();
-      for (const candidate of parsed.candidates) {
-        const result = normaliseAddress(candidate.address, domains);
-        if (!result.ok) {
-          refuse(candidate.line, result.reason, candidate.address);
-          continue;
-        }
-        const { local, domain } = result.address;
-        let locals = byDomain.get(domain);
-        if (!locals) byDomain.set(domain, (locals = new Set()));
-        locals.add(local);
-      }
-      const addresses: string[] = [];
-      for (const domain of [...byDomain.keys()].sort()) {
-        for (const local of [...byDomain.get(domain)!].sort()) addresses.push(`${local}@${domain}`);
-      }
-      records.push({ host: server.name, index: plan.index, type: plan.config.type, label: plan.label, addresses, refused: refusedCount });
-      emit({
-        event: 'source-done',
-        host: server.name,
-        source: plan.label,
-        addresses: addresses.length,
-        refused: refusedCount,
-        ms: Date.now() - sourceStarted,
-      });
     }
-    emit({ event: 'host-done', host: server.name, addresses: records.reduce((n, r) => n + r.addresses.length, 0), ms: Date.now() - started });
-    return records;
-  } catch (error) {
-    throw new HostFailure(server.name, current, error);
+    for (const plan of plans) {
+      if (plan.command !== null && session === undefined) {
+        // Static sources of an unreachable host still count; the others fail with the connection.
+        failures.push(failureOf(server.name, { index: plan.index, type: plan.config.type, label: plan.label }, connectError));
+        continue;
+      }
+      try {
+        const record = await collectSource(server, plan, session, domains, options, emit);
+        refused.push(...record.refusedEntries);
+        records.push(record.source);
+      } catch (error) {
+        if (isFatal(error)) throw error;
+        const failure = failureOf(server.name, { index: plan.index, type: plan.config.type, label: plan.label }, error);
+        failures.push(failure);
+        emit({ event: 'source-failed', host: server.name, source: plan.label, error: failure.message, ...(failure.detail ? { detail: failure.detail } : {}) });
+      }
+    }
+    emit({
+      event: 'host-done',
+      host: server.name,
+      addresses: records.reduce((n, r) => n + r.addresses.length, 0),
+      ...(failures.length > 0 ? { failed: failures.length } : {}),
+      ms: Date.now() - started,
+    });
+    return { records, failures };
   } finally {
     session?.close();
   }
 }
 
-/** One host that failed, and the source it was working on (none: connecting). */
-export class HostFailure extends Error {
-  readonly detail: string | undefined;
-  constructor(
-    readonly host: string,
-    readonly source: string | undefined,
-    readonly reason: unknown,
-  ) {
-    super(reason instanceof Error ? reason.message : String(reason));
-    this.detail = reason instanceof RcptsyncError ? reason.detail : undefined;
-  }
+interface SourcePlan {
+  config: SourceConfig;
+  index: number;
+  type: ReturnType<typeof getSourceType>;
+  label: string;
+  command: string | null;
 }
 
-/** The whole collection failed: nothing may be rendered from it. */
+/** Run one source's command (if any) and parse, validate and sort what it printed. */
+async function collectSource(
+  server: ListServer,
+  plan: SourcePlan,
+  session: RemoteSession | undefined,
+  domains: DomainCache,
+  options: CollectOptions,
+  emit: CollectListener,
+): Promise<{ source: SourceRecord; refusedEntries: RefusedEntry[] }> {
+  const sourceStarted = Date.now();
+  const parser = plan.type.createParser(plan.config);
+  const place = { host: server.name, source: plan.label };
+  const refusedEntries: RefusedEntry[] = [];
+  const refuse = (line: number, reason: string, text: string, shown = printable(text)): void => {
+    const entry: RefusedEntry = { ...place, line, reason, text: shown };
+    if (options.strict) {
+      throw new StrictRefusalError(`${server.name}: ${plan.label}: line ${line}: ${reason}${entry.text ? `: "${entry.text}"` : ''} (refused; --strict makes this fatal)`);
+    }
+    refusedEntries.push(entry);
+    emit({ event: 'refused-entry', ...entry });
+  };
+  if (plan.command !== null) {
+    const timeoutSeconds = plan.config['timeout'];
+    const result = await session!.run(plan.command, {
+      timeoutMs: typeof timeoutSeconds === 'number' ? timeoutSeconds * 1000 : server.commandTimeoutMs,
+      maxOutputBytes: server.maxOutputBytes,
+      onLine: (text, lineNumber) => parser.line(text, lineNumber),
+      // Refused like any invalid entry, and skipped: the parser never sees it (nor counts it).
+      onBadLine: (escaped, lineNumber) => {
+        refuse(lineNumber, 'not valid UTF-8', '', escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped);
+        parser.skippedLine?.(lineNumber);
+      },
+    });
+    if (result.exitCode !== 0) throw commandFailedError(server.name, plan.command, result);
+  }
+  const parsed = parser.end();
+  if (parsed.failure !== undefined) throw new RcptsyncError(`${server.name}: ${plan.label}: ${parsed.failure}`);
+  for (const problem of parsed.problems) refuse(problem.line, problem.message, '');
+  // Grouped by domain as they come, so that sorting is by domain, then local
+  // part, without a comparator that re-splits every key.
+  const byDomain = new Map<string, Set<string>>();
+  for (const candidate of parsed.candidates) {
+    const result = normaliseAddress(candidate.address, domains);
+    if (!result.ok) {
+      refuse(candidate.line, result.reason, candidate.address);
+      continue;
+    }
+    const { local, domain } = result.address;
+    let locals = byDomain.get(domain);
+    if (!locals) byDomain.set(domain, (locals = new Set()));
+    locals.add(local);
+  }
+  const addresses: string[] = [];
+  for (const domain of [...byDomain.keys()].sort()) {
+    for (const local of [...byDomain.get(domain)!].sort()) addresses.push(`${local}@${domain}`);
+  }
+  emit({
+    event: 'source-done',
+    host: server.name,
+    source: plan.label,
+    addresses: addresses.length,
+    refused: refusedEntries.length,
+    ms: Date.now() - sourceStarted,
+  });
+  return {
+    source: { host: server.name, index: plan.index, type: plan.config.type, label: plan.label, addresses, refused: refusedEntries.length },
+    refusedEntries,
+  };
+}
+
+function failureOf(host: string, source: Pick<SourceFailure, 'index' | 'type' | 'label'>, error: unknown): SourceFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  const detail = error instanceof RcptsyncError ? error.detail : undefined;
+  return {
+    host,
+    ...source,
+    message: message.startsWith(`${host}: `) ? message : `${host}: ${message}`,
+    ...(detail ? { detail } : {}),
+    hostKey: error instanceof HostKeyError,
+  };
+}
+
+/** A line refused under --strict: fatal by the operator's choice, never carried forward. */
+export class StrictRefusalError extends RcptsyncError {
+  override name = 'StrictRefusalError';
+}
+
+/** The collection cannot be used: nothing may be rendered from it. */
 export class CollectionError extends RcptsyncError {
   override name = 'CollectionError';
-  constructor(readonly failures: HostFailure[]) {
+  constructor(readonly errors: RcptsyncError[]) {
     super(
-      failures.length === 1
-        ? `collection failed, nothing rendered: ${failures[0]!.message}`
-        : `collection failed on ${failures.length} hosts, nothing rendered`,
+      errors.length === 1 ? `collection failed, nothing rendered: ${errors[0]!.message}` : `collection failed on ${errors.length} hosts, nothing rendered`,
       // A usage-class cause (e.g. an unknown source type) keeps its exit code.
-      failures.every((f) => f.reason instanceof RcptsyncError && f.reason.exitCode === ExitCode.usage) ? ExitCode.usage : ExitCode.runtime,
-      failures.length === 1
-        ? failures[0]!.detail
-        : failures.map((f) => (f.detail ? `${f.message}\n${indent(f.detail)}` : f.message)).join('\n'),
+      errors.every((e) => e.exitCode === ExitCode.usage) ? ExitCode.usage : ExitCode.runtime,
+      errors.length === 1 ? errors[0]!.detail : errors.map((e) => (e.detail ? `${e.message}\n${indent(e.detail)}` : e.message)).join('\n'),
     );
   }
 }

@@ -11,8 +11,10 @@ export interface RefusedEntry {
 export type CollectEvent =
   | { event: 'host-start'; host: string; sources: number; remote: boolean }
   | { event: 'source-done'; host: string; source: string; addresses: number; refused: number; ms: number }
-  | { event: 'host-done'; host: string; addresses: number; ms: number }
+  | { event: 'host-done'; host: string; addresses: number; failed?: number; ms: number }
+  /** The host could not be reached: every source of it that needs a connection failed. */
   | { event: 'host-failed'; host: string; error: string; detail?: string }
+  | { event: 'source-failed'; host: string; source: string; error: string; detail?: string }
   | ({ event: 'refused-entry' } & RefusedEntry);
 
 export type CollectListener = (event: CollectEvent) => void;

@@ -1,4 +1,5 @@
 import { collect } from '../collect/collect.js';
+import { ExitCode, RcptsyncError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import { writeSnapshot } from '../model/snapshot-io.js';
 import type { Io } from './io.js';
@@ -20,12 +21,25 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const reporter = createReporter(io, Boolean(values['json']));
   const inventory = await loadInventory(inventorySource(values));
-  const { snapshot, refused } = await collect(inventory, {
+  const { snapshot, refused, failures } = await collect(inventory, {
     concurrency: integerOption(values, 'concurrency', 1)!,
     strict: Boolean(values['strict']),
     onEvent: (event) => reporter.event(event),
   });
   const file = stringOption(values, 'snapshot')!;
+  // A snapshot is complete or not written: rendered as it is, a missing source would be a shrink.
+  if (failures.length > 0) {
+    throw new RcptsyncError(
+      failures.length === 1
+        ? `snapshot not written: ${failures[0]!.message}`
+        : `snapshot not written: ${failures.length} sources failed`,
+      ExitCode.runtime,
+      [
+        ...(failures.length === 1 ? (failures[0]!.detail ? [failures[0]!.detail] : []) : failures.map((f) => f.message)),
+        'A snapshot holds every source or is not written; `rcptsync sync` carries failed sources forward from its last-known-good state instead.',
+      ].join('\n'),
+    );
+  }
   await writeSnapshot(file, snapshot);
   const summary = collectionSummary(snapshot, refused.length);
   reporter.result(`${summary.text}\nSnapshot written to ${file}`, { ...summary.data, snapshot: file });

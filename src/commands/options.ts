@@ -39,7 +39,20 @@ export const renderOptions: OptionSet = {
 export const safetyOptions: OptionSet = {
   force: { type: 'boolean', help: 'accept a shrink over the safety thresholds (after review)' },
   'allow-removals': { type: 'string', value: 'N', help: 'accept up to N removed entries per gateway without --force' },
+  'on-refusal': {
+    type: 'string',
+    value: 'hold|stop',
+    help: 'when removals break a threshold: hold them for review and publish the additions (hold), or publish nothing (stop)',
+    default: 'hold',
+  },
 };
+
+/** --on-refusal, checked. */
+export function refusalPolicy(values: ParsedOptions): 'hold' | 'stop' {
+  const value = values['on-refusal'] ?? 'hold';
+  if (value !== 'hold' && value !== 'stop') throw new UsageError(`--on-refusal must be hold or stop, got "${String(value)}"`);
+  return value;
+}
 
 export const helpOption: OptionSet = {
   help: { type: 'boolean', short: 'h', help: 'show this help' },

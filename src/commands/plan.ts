@@ -1,7 +1,7 @@
-import { planAgainst, loadBaseline } from '../apply/apply.js';
+import { planAgainst, loadBaseline, withCarriedSources } from '../apply/apply.js';
 import { collect } from '../collect/collect.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { loadInventory } from '../inventory/load.js';
+import { loadInventory, maxStaleHoursOf } from '../inventory/load.js';
 import { readSnapshot } from '../model/snapshot-io.js';
 import { formatPlan, type PlanFormat } from '../plan/format.js';
 import type { Io } from './io.js';
@@ -14,9 +14,11 @@ import {
   parseOptions,
   renderOptions,
   safetyOptions,
+  refusalPolicy,
   stringOption,
   type OptionSet,
 } from './options.js';
+import { outcomeOf } from './publish.js';
 import { createReporter } from './reporter.js';
 
 const planOptions: OptionSet = {
@@ -47,39 +49,74 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const reporter = createReporter({ ...io, stdout: io.stderr }, Boolean(values['json']));
   const inventory = await loadInventory(inventorySource(values));
   const snapshotFile = stringOption(values, 'snapshot');
-  const snapshot = snapshotFile
-    ? await readSnapshot(snapshotFile)
-    : (
-        await collect(inventory, {
-          concurrency: integerOption(values, 'concurrency', 1)!,
-          strict: Boolean(values['strict']),
-          onEvent: (event) => reporter.event(event),
-        })
-      ).snapshot;
+  const collected = snapshotFile
+    ? { snapshot: await readSnapshot(snapshotFile), failures: [] }
+    : await collect(inventory, {
+        concurrency: integerOption(values, 'concurrency', 1)!,
+        strict: Boolean(values['strict']),
+        onEvent: (event) => reporter.event(event),
+      });
   const outDir = stringOption(values, 'output')!;
   const stateDir = stringOption(values, 'state-dir');
   const against = stringOption(values, 'against');
   const baseline = await loadBaseline({ outDir, ...(stateDir ? { stateDir } : {}), ...(against ? { against } : {}) });
+  // Failed sources are carried forward from the state, as sync would, whatever the plan compares with.
+  const lastGood = against === undefined || collected.failures.length === 0 ? baseline : await loadBaseline({ outDir, ...(stateDir ? { stateDir } : {}) });
+  const { snapshot, carried } = withCarriedSources(collected.snapshot, lastGood, {
+    failures: collected.failures,
+    maxStaleHours: (failure) => maxStaleHoursOf(inventory, failure.host, failure.index),
+  });
   const allowRemovals = integerOption(values, 'allow-removals', 0);
-  const { plan, violations } = planAgainst(baseline, snapshot, {
+  const { plan, violations, held, refusal } = planAgainst(baseline, snapshot, {
     policies: inventory.policies,
     force: Boolean(values['force']),
     ...(allowRemovals !== undefined ? { allowRemovals } : {}),
+    onRefusal: refusalPolicy(values),
   });
+  const outcome = outcomeOf(carried, held);
   const maxListed = integerOption(values, 'max-listed', 0)!;
   const text = formatPlan(plan, format as PlanFormat, { maxListed });
   if (format === 'json') {
     const parsed = JSON.parse(text) as Record<string, unknown>;
-    io.stdout.write(`${JSON.stringify({ ...parsed, baseline: baseline.description, refusals: violations.map((v) => v.message) }, null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify(
+        {
+          ...parsed,
+          baseline: baseline.description,
+          outcome: refusal ? 'refused' : outcome.name,
+          refusals: violations.map((v) => v.message),
+          carriedForward: carried,
+          held,
+        },
+        null,
+        2,
+      )}\n`,
+    );
   } else {
-    const heading = format === 'markdown' ? `Compared with ${baseline.description}.\n\n` : `Compared with ${baseline.description}.\n`;
+    const markdown = format === 'markdown';
+    const heading = markdown ? `Compared with ${baseline.description}.\n\n` : `Compared with ${baseline.description}.\n`;
     io.stdout.write(heading + text + (text.endsWith('\n') ? '' : '\n'));
-    if (violations.length > 0) {
-      const bullet = format === 'markdown' ? '- ' : '  ';
-      io.stdout.write(`\n${format === 'markdown' ? '**' : ''}sync would refuse this plan:${format === 'markdown' ? '**' : ''}\n${violations.map((v) => bullet + v.message).join('\n')}\n`);
+    const section = (title: string, items: string[]): void => {
+      if (items.length === 0) return;
+      const bullet = markdown ? '- ' : '  ';
+      io.stdout.write(`\n${markdown ? '**' : ''}${title}${markdown ? '**' : ''}\n${items.map((item) => bullet + item).join('\n')}\n`);
+    };
+    section(
+      'Carried forward (failed in this run; their last good addresses are published):',
+      carried.map((c) => `${c.hostKey ? 'HOST KEY problem: ' : ''}${c.host}: ${c.label}: ${c.addresses} addresses from ${c.since} (${c.staleHours} h ago, limit ${c.maxStaleHours} h): ${c.reason}`),
+    );
+    if (refusal) {
+      section('sync would refuse this plan and publish nothing:', refusal.violations.map((v) => v.message));
+    } else {
+      section('sync would hold these removals for review (still accepted) and publish everything else:', violations.map((v) => v.message));
+      section(
+        'Held:',
+        held.map((h) => `${h.gateways.join(', ')}: ${h.domain}: ${h.count} from ${h.host} ${h.label} (first: ${h.first.join(', ')}${h.count > h.first.length ? ', ...' : ''})`),
+      );
     }
   }
-  if (violations.length > 0) return ExitCode.refused;
+  if (refusal) return ExitCode.refused;
+  if (outcome.code !== ExitCode.ok) return outcome.code;
   if (values['expect-no-changes'] && plan.hasChanges) return ExitCode.changes;
   return ExitCode.ok;
 }

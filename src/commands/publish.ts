@@ -2,18 +2,34 @@
  * The part `sync` and `render` share: apply a snapshot to the output tree
  * through the safety rails, report what changed, and keep the metrics file.
  */
-import { applySnapshot } from '../apply/apply.js';
-import { CollectionError } from '../collect/collect.js';
+import { applySnapshot, type CarryOptions } from '../apply/apply.js';
+import { StaleSourcesError, type CarriedSource } from '../apply/carry-forward.js';
+import type { HeldRemoval } from '../apply/hold.js';
+import { ExitCode } from '../errors.js';
 import type { GatewayPolicy } from '../inventory/model.js';
-import { writeMetrics, type RunReport } from '../metrics/textfile.js';
+import { writeMetrics, type EntryCount, type RunReport } from '../metrics/textfile.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { planLine, summary } from '../plan/format.js';
 import { countTables } from '../plan/tables.js';
-import { SafetyRefusedError } from '../plan/guard.js';
-import { integerOption, stringOption, type ParsedOptions } from './options.js';
+import { SafetyRefusedError, type Violation } from '../plan/guard.js';
+import { integerOption, refusalPolicy, stringOption, type ParsedOptions } from './options.js';
 import { fmt, type Reporter } from './reporter.js';
 
-export async function publish(snapshot: Snapshot, policies: GatewayPolicy[], values: ParsedOptions, reporter: Reporter): Promise<Record<string, unknown>> {
+export interface PublishOutcome {
+  entries: EntryCount[];
+  carried: CarriedSource[];
+  held: HeldRemoval[];
+  /** 0, or what the run ends with: 6 host key problem carried, 5 degraded, 3 removals held. */
+  exitCode: number;
+}
+
+export async function publish(
+  snapshot: Snapshot,
+  policies: GatewayPolicy[],
+  values: ParsedOptions,
+  reporter: Reporter,
+  carry: CarryOptions = {},
+): Promise<PublishOutcome> {
   const outDir = stringOption(values, 'output')!;
   const stateDir = stringOption(values, 'state-dir');
   const templatesDir = stringOption(values, 'templates');
@@ -25,6 +41,8 @@ export async function publish(snapshot: Snapshot, policies: GatewayPolicy[], val
     policies,
     force: Boolean(values['force']),
     ...(allowRemovals !== undefined ? { allowRemovals } : {}),
+    onRefusal: refusalPolicy(values),
+    ...carry,
   });
   for (const repaired of result.render.recovered) reporter.info(`recovered from an interrupted earlier render: ${repaired}`);
   const lines = ['Entries per gateway (compared with ' + result.baseline.description + '):'];
@@ -35,21 +53,87 @@ export async function publish(snapshot: Snapshot, policies: GatewayPolicy[], val
   }
   lines.push(planLine(result.plan).replace(/^Plan:/, 'Applied:'));
   lines.push(`Rendered tree: ${outDir}; last-known-good state: ${result.stateFile}`);
-  reporter.result(lines.join('\n'), { gateways, output: outDir, state: result.stateFile, changed: result.plan.hasChanges });
-  return { entries: countTables(result.tables) };
+  const outcome = outcomeOf(result.carried, result.held);
+  reporter.result(lines.join('\n'), {
+    gateways,
+    output: outDir,
+    state: result.stateFile,
+    changed: result.plan.hasChanges,
+    outcome: outcome.name,
+    carriedForward: result.carried,
+    held: result.held,
+  });
+  reportDegradation(reporter, result.carried, result.held, result.violations);
+  return { entries: countTables(result.tables), carried: result.carried, held: result.held, exitCode: outcome.code };
+}
+
+/** The three outcomes of a run that published, for the exit code and every report. */
+export function outcomeOf(carried: CarriedSource[], held: HeldRemoval[]): { name: 'applied' | 'degraded' | 'held'; code: number } {
+  if (carried.some((c) => c.hostKey)) return { name: 'degraded', code: ExitCode.hostKey };
+  if (carried.length > 0) return { name: 'degraded', code: ExitCode.degraded };
+  if (held.length > 0) return { name: 'held', code: ExitCode.refused };
+  return { name: 'applied', code: ExitCode.ok };
+}
+
+/** One line per carried source and per held group, then what to do: on stderr (or as JSON events), every run. */
+export function reportDegradation(reporter: Reporter, carried: CarriedSource[], held: HeldRemoval[], violations: Violation[]): void {
+  for (const c of carried) {
+    reporter.event({ event: 'carried-forward', ...c });
+    reporter.info(
+      `${c.hostKey ? 'HOST KEY problem, carried forward' : 'DEGRADED, carried forward'}: ${c.host}: ${c.label}: ${fmt(c.addresses)} addresses ` +
+        `from its last good collection (${c.since}, ${c.staleHours} h ago; limit ${c.maxStaleHours} h) because: ${c.reason}`,
+    );
+  }
+  if (carried.length > 0) {
+    reporter.info(
+      `published, degraded: ${carried.length} failed source${carried.length === 1 ? '' : 's'} carried forward (nothing they provided was removed, nothing new from them was added). ` +
+        (carried.some((c) => c.hostKey)
+          ? 'A HOST KEY problem is a security event: verify the key out of band before you trust the host again. '
+          : '') +
+        'Fix the source: each run carries it forward until its data is older than rcptsync_max_stale, then the run fails.',
+    );
+  }
+  for (const h of held) {
+    reporter.event({ event: 'held', ...h });
+    reporter.info(
+      `HELD for review: ${h.gateways.join(', ')}: ${h.domain}: ${fmt(h.count)} removal${h.count === 1 ? '' : 's'} from ${h.host} ${h.label} ` +
+        `(still accepted; first: ${h.first.join(', ')}${h.count > h.first.length ? ', ...' : ''})`,
+    );
+  }
+  if (held.length > 0) {
+    const total = held.reduce((n, h) => n + h.count, 0);
+    reporter.info(
+      `review needed: ${fmt(total)} removal${total === 1 ? '' : 's'} held because ${violations.map((v) => v.message.replace(/; run with --force to accept$/, '')).join('; ')}. ` +
+        'The additions and every other change were published. Review with `rcptsync plan`, then run with --force (or --allow-removals N) to apply the removals.',
+    );
+  }
 }
 
 /**
  * Run a publishing command and record its outcome in the metrics textfile (when
  * asked): a failure keeps the last success time, a refusal counts as refused.
  */
-export async function withMetrics(values: ParsedOptions, work: () => Promise<{ entries?: RunReport['entries']; snapshot?: Snapshot }>): Promise<void> {
+export async function withMetrics(
+  values: ParsedOptions,
+  work: () => Promise<{ entries?: RunReport['entries']; carried?: CarriedSource[]; held?: HeldRemoval[] }>,
+): Promise<void> {
   const file = stringOption(values, 'metrics-file');
   const started = Date.now();
   const duration = (): number => (Date.now() - started) / 1000;
   try {
-    const { entries } = await work();
-    if (file) await writeMetrics(file, { success: true, durationSeconds: duration(), ...(entries ? { entries } : {}) });
+    const { entries, carried, held } = await work();
+    if (file) {
+      await writeMetrics(file, {
+        success: true,
+        durationSeconds: duration(),
+        // Held removals are a breached threshold too: the run published, and review is needed.
+        refused: (held ?? []).length > 0,
+        ...(entries ? { entries } : {}),
+        sourceErrors: (carried ?? []).map((c) => ({ host: c.host, source: c.label })),
+        carried: (carried ?? []).map((c) => ({ host: c.host, source: c.label, hostKey: c.hostKey, staleSeconds: Math.round(c.staleHours * 3600) })),
+        held: heldPerGateway(held ?? []),
+      });
+    }
   } catch (error) {
     if (file) {
       const sourceErrors = failedSources(error);
@@ -60,6 +144,19 @@ export async function withMetrics(values: ParsedOptions, work: () => Promise<{ e
 }
 
 function failedSources(error: unknown): { host: string; source: string }[] {
-  if (!(error instanceof CollectionError)) return [];
-  return error.failures.map((f) => ({ host: f.host, source: f.source ?? 'connection' }));
+  if (!(error instanceof StaleSourcesError)) return [];
+  return error.failures.map((f) => ({ host: f.host, source: f.label }));
+}
+
+function heldPerGateway(held: HeldRemoval[]): EntryCount[] {
+  const counts = new Map<string, EntryCount>();
+  for (const h of held) {
+    for (const gateway of h.gateways) {
+      const key = `${gateway}\0${h.domain}`;
+      const entry = counts.get(key) ?? { gateway, domain: h.domain, count: 0 };
+      entry.count += h.count;
+      counts.set(key, entry);
+    }
+  }
+  return [...counts.values()];
 }

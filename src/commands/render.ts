@@ -26,12 +26,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const reporter = createReporter(io, Boolean(values['json']));
+  let exitCode = 0;
   await withMetrics(values, async () => {
     const snapshot = await readSnapshot(stringOption(values, 'snapshot')!);
     let policies: GatewayPolicy[] = [];
     if (values['inventory'] || values['inventory-json']) policies = (await loadInventory(inventorySource(values))).policies;
     else reporter.info('no inventory given: the default safety thresholds apply');
-    return publish(snapshot, policies, values, reporter);
+    const outcome = await publish(snapshot, policies, values, reporter);
+    exitCode = outcome.exitCode;
+    return outcome;
   });
-  return 0;
+  return exitCode;
 }

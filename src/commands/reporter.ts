@@ -43,9 +43,11 @@ function describeEvent(event: CollectEvent): string | undefined {
     case 'source-done':
       return `${event.host}: ${event.source}: ${fmt(event.addresses)} addresses${event.refused ? `, ${fmt(event.refused)} refused` : ''} (${(event.ms / 1000).toFixed(1)} s)`;
     case 'host-done':
-      return `${event.host}: done, ${fmt(event.addresses)} addresses (${(event.ms / 1000).toFixed(1)} s)`;
+      return `${event.host}: done, ${fmt(event.addresses)} addresses${event.failed ? `, ${event.failed} source${event.failed === 1 ? '' : 's'} FAILED` : ''} (${(event.ms / 1000).toFixed(1)} s)`;
     case 'host-failed':
       return `FAILED: ${event.error.startsWith(`${event.host}: `) ? event.error : `${event.host}: ${event.error}`}`;
+    case 'source-failed':
+      return `FAILED: ${event.error.startsWith(`${event.host}: `) ? event.error : `${event.host}: ${event.error}`}${event.detail ? `\n${event.detail.replace(/^/gm, '  ')}` : ''}`;
     case 'refused-entry':
       return `warning: ${event.host}: ${event.source}: line ${event.line}: ${event.reason}${event.text ? `: "${event.text}"` : ''} (skipped)`;
     default:

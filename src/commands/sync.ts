@@ -1,5 +1,5 @@
 import { collect } from '../collect/collect.js';
-import { loadInventory } from '../inventory/load.js';
+import { loadInventory, maxStaleHoursOf } from '../inventory/load.js';
 import type { Io } from './io.js';
 import { collectOptions, helpText, integerOption, inventoryOptions, inventorySource, parseOptions, renderOptions, safetyOptions } from './options.js';
 import { publish, withMetrics } from './publish.js';
@@ -14,23 +14,29 @@ export async function run(argv: string[], io: Io): Promise<number> {
       helpText(
         'sync',
         '-i INV -o DIR',
-        'Collect every address from the list servers, compare with the last-known-good state, refuse a shrink over the safety thresholds, and render the per-gateway tree atomically. Any source failure aborts before anything is written.',
+        'Collect every address from the list servers, compare with the last-known-good state and render the per-gateway tree atomically. A failed source is carried forward from the last-known-good state within rcptsync_max_stale (exit 5, or 6 for a host key problem); removals over a safety threshold are held while the rest is published (exit 3).',
         sets,
       ),
     );
     return 0;
   }
   const reporter = createReporter(io, Boolean(values['json']));
+  let exitCode = 0;
   await withMetrics(values, async () => {
     const inventory = await loadInventory(inventorySource(values));
-    const { snapshot, refused } = await collect(inventory, {
+    const { snapshot, refused, failures } = await collect(inventory, {
       concurrency: integerOption(values, 'concurrency', 1)!,
       strict: Boolean(values['strict']),
       onEvent: (event) => reporter.event(event),
     });
     const summary = collectionSummary(snapshot, refused.length);
     reporter.result(summary.text, summary.data);
-    return publish(snapshot, inventory.policies, values, reporter);
+    const outcome = await publish(snapshot, inventory.policies, values, reporter, {
+      failures,
+      maxStaleHours: (failure) => maxStaleHoursOf(inventory, failure.host, failure.index),
+    });
+    exitCode = outcome.exitCode;
+    return outcome;
   });
-  return 0;
+  return exitCode;
 }

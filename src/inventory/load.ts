@@ -25,6 +25,7 @@ export const DEFAULTS = {
   connectTimeoutSeconds: 10,
   commandTimeoutSeconds: 120,
   maxOutputBytes: 64 * 1024 * 1024,
+  maxStaleHours: 72,
   sshPort: 22,
   smtputf8: false,
   roleAddresses: true,
@@ -63,6 +64,7 @@ function buildListServer(name: string, vars: Record<string, unknown>, env: NodeJ
     sources: (vars['rcptsync_sources'] as Record<string, unknown>[]).map(buildSource),
     commandTimeoutMs: Math.round(num('rcptsync_command_timeout', DEFAULTS.commandTimeoutSeconds) * 1000),
     maxOutputBytes: num('rcptsync_max_output_bytes', DEFAULTS.maxOutputBytes),
+    maxStaleHours: num('rcptsync_max_stale', DEFAULTS.maxStaleHours),
   };
 }
 
@@ -165,4 +167,11 @@ export function expandPath(path: string, env: NodeJS.ProcessEnv = process.env): 
   if (path === '~') return home;
   if (path.startsWith('~/')) return join(home, path.slice(2));
   return isAbsolute(path) ? path : resolvePath(path);
+}
+
+/** `max_stale` of the source, else `rcptsync_max_stale` of its list server, else the default. */
+export function maxStaleHoursOf(inventory: Inventory, host: string, index: number): number {
+  const server = inventory.listServers.find((s) => s.name === host);
+  const own = server?.sources[index]?.['max_stale'];
+  return typeof own === 'number' ? own : (server?.maxStaleHours ?? DEFAULTS.maxStaleHours);
 }

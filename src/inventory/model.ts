@@ -13,6 +13,8 @@ export interface ListServer {
   sources: SourceConfig[];
   commandTimeoutMs: number;
   maxOutputBytes: number;
+  /** `rcptsync_max_stale`: how long a failing source may be carried forward. */
+  maxStaleHours: number;
 }
 
 /** Safety thresholds (issue 4); per gateway with per-domain overrides. */

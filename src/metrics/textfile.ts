@@ -30,6 +30,16 @@ export interface RunReport {
   entries?: EntryCount[];
   /** One item per source failure in this run. */
   sourceErrors?: SourceError[];
+  /** Sources published from the last-known-good state because they failed (a published, degraded run). */
+  carried?: CarriedMetric[];
+  /** Removals held for review, per gateway and domain (a published run with held removals). */
+  held?: EntryCount[];
+}
+
+export interface CarriedMetric extends SourceError {
+  /** Seconds since the carried addresses were collected. */
+  staleSeconds: number;
+  hostKey: boolean;
 }
 
 export interface Sample {
@@ -39,13 +49,18 @@ export interface Sample {
 }
 
 const METRICS: Record<string, { type: 'gauge' | 'counter'; help: string }> = {
-  rcptsync_last_success_timestamp_seconds: { type: 'gauge', help: 'Unix time of the last successful run (0: never).' },
+  rcptsync_last_success_timestamp_seconds: { type: 'gauge', help: 'Unix time of the last run that published (0: never).' },
   rcptsync_last_run_timestamp_seconds: { type: 'gauge', help: 'Unix time of the last run, successful or not.' },
   rcptsync_last_run_duration_seconds: { type: 'gauge', help: 'Duration of the last run in seconds.' },
-  rcptsync_last_run_success: { type: 'gauge', help: '1 if the last run succeeded, else 0.' },
+  rcptsync_last_run_success: { type: 'gauge', help: '1 if the last run published (also when degraded or holding removals), else 0.' },
   rcptsync_entries: { type: 'gauge', help: 'Entries in the last successfully rendered relay_recipients, per gateway and domain.' },
-  rcptsync_refused_runs_total: { type: 'counter', help: 'Runs refused by a safety threshold.' },
+  rcptsync_refused_runs_total: { type: 'counter', help: 'Runs that broke a safety threshold (removals held, or nothing published).' },
   rcptsync_source_errors_total: { type: 'counter', help: 'Failed collections, per list server and source.' },
+  rcptsync_carried_forward_stale_seconds: {
+    type: 'gauge',
+    help: 'Sources the last run published from the last-known-good state because they failed: seconds since their addresses were collected (host_key="true": a host key problem).',
+  },
+  rcptsync_held_removals: { type: 'gauge', help: 'Removals the last run held for review, per gateway and domain (still accepted until a reviewed run).' },
 };
 
 /** Escape a label value per the text exposition format: backslash, double quote, line feed. */
@@ -143,6 +158,17 @@ export function renderMetrics(previous: Sample[], run: RunReport): string {
     errors.set(key, current);
   }
   for (const e of errors.values()) put('rcptsync_source_errors_total', { host: e.host, source: e.source }, e.value);
+
+  // Gauges of the last run: a failed run did not publish, so it keeps what the last publishing run said.
+  const published = run.success;
+  const carried = published
+    ? (run.carried ?? []).map((c) => ({ labels: { host: c.host, source: c.source, host_key: String(c.hostKey) }, value: c.staleSeconds }))
+    : before('rcptsync_carried_forward_stale_seconds');
+  for (const c of carried) put('rcptsync_carried_forward_stale_seconds', c.labels, c.value);
+  const held = published
+    ? (run.held ?? []).map((h) => ({ labels: { gateway: h.gateway, domain: h.domain }, value: h.count }))
+    : before('rcptsync_held_removals');
+  for (const h of held) put('rcptsync_held_removals', h.labels, h.value);
 
   const lines: string[] = [];
   for (const [name, meta] of Object.entries(METRICS)) {

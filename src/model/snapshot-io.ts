@@ -295,7 +295,7 @@ function checkSnapshot(value: unknown, where: string, file: SnapshotFileParts | 
   const outGateways = gateways.map((gateway, i) => validateGateway(gateway, `gateways[${i}]`, problems));
   const seenSources = new Set<string>();
   for (const source of outSources) {
-    const id = `${source.host}\u0000${source.index}`;
+    const id = sourceId(source);
     if (seenSources.has(id)) problems.add(`sources (${source.host} ${source.label})`, 'the same host and source index appear twice');
     seenSources.add(id);
   }
@@ -305,14 +305,42 @@ function checkSnapshot(value: unknown, where: string, file: SnapshotFileParts | 
     seenGateways.add(gateway.name);
   }
   if (problems.count > 0) return fail();
-  outSources.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.index - b.index));
+  outSources.sort(compareSources);
   outGateways.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, sources: outSources, gateways: outGateways };
+}
+
+/** One source record of a snapshot: its host, its index there, and whether it holds held removals. */
+export function sourceId(source: Pick<SourceRecord, 'host' | 'index' | 'held'>): string {
+  return `${source.host}\u0000${source.index}${source.held ? '\u0000held' : ''}`;
+}
+
+/** Snapshot order of sources: by host, then index; a source's held removals after the source itself. */
+export function compareSources(a: SourceRecord, b: SourceRecord): number {
+  if (a.host !== b.host) return a.host < b.host ? -1 : 1;
+  if (a.index !== b.index) return a.index - b.index;
+  return (a.held ? 1 : 0) - (b.held ? 1 : 0);
 }
 
 function checkText(value: unknown, where: string, problems: Problems): string {
   if (typeof value === 'string' && SAFE_TEXT.test(value)) return value;
   problems.add(where, 'must be a non-empty string without control characters (at most 255 characters)');
+  return '';
+}
+
+/** An ISO 8601 UTC time as Date.prototype.toISOString writes it. */
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$/;
+
+function checkTimestamp(value: unknown, where: string, problems: Problems): string {
+  if (typeof value === 'string' && TIMESTAMP.test(value) && !Number.isNaN(Date.parse(value))) return value;
+  problems.add(where, 'must be an ISO 8601 UTC time, e.g. 2026-12-01T03:00:00.000Z');
+  return '';
+}
+
+/** A failure message: one line of printable text (it is shown, never rendered into a map). */
+function checkReason(value: unknown, where: string, problems: Problems): string {
+  if (typeof value === 'string' && value.length > 0 && value.length <= 2000 && !/[\p{Cc}\p{Zl}\p{Zp}]/u.test(value)) return value;
+  problems.add(where, 'must be one line of text (at most 2000 characters)');
   return '';
 }
 
@@ -343,6 +371,23 @@ function validateSource(value: unknown, where: string, problems: Problems, file:
     addresses: [],
     refused: checkCount(value['refused'], `${where}.refused`, problems),
   };
+  if (value['collectedAt'] !== undefined) source.collectedAt = checkTimestamp(value['collectedAt'], `${where}.collectedAt`, problems);
+  const carried = value['carriedForward'];
+  if (carried !== undefined) {
+    if (isRecord(carried)) {
+      source.carriedForward = {
+        reason: checkReason(carried['reason'], `${where}.carriedForward.reason`, problems),
+        hostKey: checkBoolean(carried['hostKey'], `${where}.carriedForward.hostKey`, problems),
+      };
+    } else {
+      problems.add(`${where}.carriedForward`, 'must be an object with reason and hostKey');
+    }
+  }
+  if (value['held'] !== undefined) {
+    if (value['held'] === true) source.held = true;
+    else problems.add(`${where}.held`, 'must be true when present');
+  }
+  if (source.held && source.carriedForward) problems.add(where, 'a source cannot be both held and carried forward');
   const addresses = value['addresses'];
   const at = `${where} (${host} ${label}).addresses`;
   if (Array.isArray(addresses)) {
@@ -543,6 +588,11 @@ export function* snapshotChunks(snapshot: Snapshot): Generator<string> {
   for (const [i, source] of snapshot.sources.entries()) {
     yield `${i === 0 ? '' : ','}\n    {\n      "host": ${j(source.host)},\n      "index": ${j(source.index)},\n` +
       `      "type": ${j(source.type)},\n      "label": ${j(source.label)},\n      "refused": ${j(source.refused)},\n` +
+      (source.collectedAt !== undefined ? `      "collectedAt": ${j(source.collectedAt)},\n` : '') +
+      (source.carriedForward !== undefined
+        ? `      "carriedForward": { "reason": ${j(source.carriedForward.reason)}, "hostKey": ${j(source.carriedForward.hostKey)} },\n`
+        : '') +
+      (source.held ? '      "held": true,\n' : '') +
       `      "addresses": ${j(source.addresses.length)}\n    }`;
   }
   yield `${snapshot.sources.length ? '\n  ' : ''}],\n  "gateways": [`;

@@ -26,6 +26,29 @@ export interface SourceRecord {
   addresses: string[];
   /** Entries refused by validation (reported as warnings at collect time). */
   refused: number;
+  /**
+   * When these addresses were collected (ISO 8601, UTC). The last-known-good
+   * state records it for every source, so that a source carried forward can be
+   * told how stale it is; a fresh collection's snapshot leaves it out (the same
+   * collection is then the same bytes).
+   */
+  collectedAt?: string;
+  /** This run could not collect the source: the addresses are its last-known-good ones. */
+  carriedForward?: CarriedForward;
+  /**
+   * Not a collection: addresses this source had when the tables were last
+   * published that are gone now, kept on the gateways because removing them
+   * broke a safety threshold. They stay until a reviewed run (--force,
+   * --allow-removals) lets them go.
+   */
+  held?: true;
+}
+
+export interface CarriedForward {
+  /** Why the source failed, e.g. `lists1: SSH connection to 127.0.0.1:1 refused`. */
+  reason: string;
+  /** The failure was a host key problem (changed, unknown or revoked key): a security event. */
+  hostKey: boolean;
 }
 
 export interface DomainSettings {

@@ -27,9 +27,19 @@ export interface SourceCount {
   count: number;
 }
 
-/** Per-source counts of a snapshot, for the source-gone-empty rule. */
+/**
+ * Per-source counts of a snapshot, for the source-gone-empty rule. A source's
+ * held removals count as its own: they are still published for it.
+ */
 export function sourceCountsOf(snapshot: Snapshot): SourceCount[] {
-  return snapshot.sources.map((s) => ({ host: s.host, index: s.index, label: s.label, count: s.addresses.length }));
+  const counts = new Map<string, SourceCount>();
+  for (const s of snapshot.sources) {
+    const id = `${s.host}\0${s.index}`;
+    const count = counts.get(id);
+    if (count) count.count += s.addresses.length;
+    else counts.set(id, { host: s.host, index: s.index, label: s.label, count: s.addresses.length });
+  }
+  return [...counts.values()];
 }
 
 export type ViolationRule = 'removal-percent' | 'max-removals' | 'source-empty' | 'min-entries';
@@ -43,6 +53,8 @@ export interface Violation {
   domain?: string;
   host?: string;
   source?: string;
+  /** The source's index in the host's `rcptsync_sources` (source rules). */
+  index?: number;
   /** Entries removed, existing before, left after (removal and minimum rules). */
   removed?: number;
   before?: number;
@@ -186,6 +198,7 @@ function sourceViolations(before: SourceCount[], after: SourceCount[]): Violatio
       message: `${previous.host}: ${current.label}: returned no entries, ${formatCount(previous.count)} last time; ${FORCE_HINT}`,
       host: previous.host,
       source: current.label,
+      index: previous.index,
       before: previous.count,
       after: 0,
     });

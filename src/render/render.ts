@@ -95,11 +95,20 @@ export interface GatewayContext {
 const IDN_LABEL = /(?:^|\.)xn--/;
 const SAFE_ULABEL = /^[^\s\p{C}\p{Z}#@"\\]+$/u;
 
+/**
+ * A source's label in the rendered files. A carried-forward source renders as
+ * itself (its data did not change, so neither do the files); held removals say
+ * what they are, for the reviewer of the rendered tree.
+ */
+function shownLabel(source: { label: string; held?: true }): string {
+  return source.held ? `${source.label} (held removals, pending review)` : source.label;
+}
+
 /** The templates' view of each gateway, with U-label forms added where the gateway has SMTPUTF8. */
 export function gatewayContexts(snapshot: Snapshot, tables: GatewayTable[] = buildGatewayTables(snapshot)): GatewayContext[] {
   const byName = [...tables].sort((a, b) => (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0));
   return byName.map((table) => {
-    const sourceName = (s: number): string => `${snapshot.sources[s]!.host} ${snapshot.sources[s]!.label}`;
+    const sourceName = (s: number): string => `${snapshot.sources[s]!.host} ${shownLabel(snapshot.sources[s]!)}`;
     const domains: DomainView[] = [];
     for (const d of table.domains) {
       const view: DomainView = {
@@ -131,10 +140,10 @@ export function gatewayContexts(snapshot: Snapshot, tables: GatewayTable[] = bui
     domains.sort((a, b) => compareCodePoints(a.domain, b.domain));
     const sources = table.sources
       .map((s): SourceView => {
-        const { host, label, type, index } = snapshot.sources[s]!;
-        return { host, label, type, index };
+        const { host, type, index } = snapshot.sources[s]!;
+        return { host, label: shownLabel(snapshot.sources[s]!), type, index };
       })
-      .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.index - b.index));
+      .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.index !== b.index ? a.index - b.index : a.label < b.label ? -1 : 1));
     const entries = domains.reduce((sum, d) => sum + d.entries, 0);
     return {
       gateway: table.gateway,

@@ -65,7 +65,8 @@ function listsParser(config: Mailman3Config): SourceParser {
   let header: { count: number; line: number } | undefined;
   let noneFound = false;
   let firstLine = true;
-  let lists = 0;
+  /** Every line after the header, refused ones too: what the header's count covers. */
+  let listed = 0;
   return {
     line(text, lineNumber) {
       const trimmed = text.trimEnd();
@@ -85,19 +86,26 @@ function listsParser(config: Mailman3Config): SourceParser {
         out.problemWithText(lineNumber, `output after "${NONE_FOUND}"`, text);
         return;
       }
+      listed += 1;
       if (headerMatch || trimmed === NONE_FOUND || HAS_SPACE_OR_CONTROL.test(trimmed)) {
         out.problemWithText(lineNumber, 'not a list address', text);
         return;
       }
-      lists += 1;
       for (const address of listAddresses(trimmed, MAILMAN3_SUBADDRESSES)) out.candidate(address, lineNumber);
     },
+    skippedLine() {
+      firstLine = false;
+      if (!noneFound) listed += 1;
+    },
     end() {
-      if (header && header.count !== lists) {
-        out.problem(header.line, `header announces ${header.count} lists but ${lists} followed (truncated output?)`);
+      // Fewer lists than announced is a cut listing: using it would drop the rest.
+      if (header && listed < header.count) {
+        out.fail(`line ${header.line}: the header announces ${header.count} lists but ${listed} followed: truncated output`);
+      } else if (header && listed > header.count) {
+        out.problem(header.line, `header announces ${header.count} lists but ${listed} followed`);
       }
       if (headerExpected && !header && !noneFound) {
-        out.problem(1, `no "N matching mailing lists found:" header: not the output of mailman lists`);
+        out.fail(`no "N matching mailing lists found:" header: not the output of mailman lists`);
       }
       addSiteAddresses(out, config);
       return out.result();

@@ -9,6 +9,7 @@ import type { Candidate, ParseProblem, ParseResult } from './types.js';
 export class ResultBuilder {
   private readonly candidates: Candidate[] = [];
   private readonly problems: ParseProblem[] = [];
+  private failure: string | undefined;
 
   candidate(address: string, line: number): void {
     this.candidates.push({ address, line });
@@ -23,8 +24,13 @@ export class ResultBuilder {
     this.problem(line, `${message}: "${printable(text)}"`);
   }
 
+  /** The whole output is unusable (the first reason given is kept). */
+  fail(message: string): void {
+    this.failure ??= message;
+  }
+
   result(): ParseResult {
-    return { candidates: this.candidates, problems: this.problems };
+    return { candidates: this.candidates, problems: this.problems, ...(this.failure !== undefined ? { failure: this.failure } : {}) };
   }
 }
 

@@ -22,11 +22,19 @@ export interface ParseProblem {
 export interface ParseResult {
   candidates: Candidate[];
   problems: ParseProblem[];
+  /**
+   * The output as a whole cannot be trusted (e.g. fewer lists than the header
+   * announced: a truncated listing). The source then fails like a command
+   * that failed, and is carried forward; its candidates are not used.
+   */
+  failure?: string;
 }
 
 /** Feed it lines (without their LF) in order, then call end() once. */
 export interface SourceParser {
   line(text: string, lineNumber: number): void;
+  /** A line the collector refused before parsing (not UTF-8): it still counts where lines are counted. */
+  skippedLine?(lineNumber: number): void;
   end(): ParseResult;
 }
 

@@ -3,7 +3,9 @@
  * holding more than the current line. Anything doubtful is an error rather
  * than a guess, because a half-read list must never become a smaller map:
  * - more than maxOutputBytes in total;
- * - bytes that are not UTF-8 (the error names the line);
+ * - bytes that are not UTF-8, unless the caller takes such lines one by one
+ *   (onBadLine: the line is handed over with its bytes escaped, and skipped;
+ *   a Latin-1 comment in an aliases file must not fail the whole source);
  * - output that stops in the middle of a line (no final LF): the command was
  *   cut off, or it is not the line-oriented output we expected.
  * A CR before the LF is data, not part of the line ending: it is handed on so
@@ -25,6 +27,15 @@ export class OutputError extends Error {
 }
 
 const LF = 0x0a;
+/** Bytes of a line that is not UTF-8 kept for the report. */
+const BAD_LINE_SHOWN = 200;
+
+/** Printable ASCII as it is, every other byte as \xNN. */
+export function escapeBytes(bytes: readonly number[]): string {
+  let out = '';
+  for (const b of bytes) out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  return out;
+}
 
 export class LineSplitter {
   #bytes = 0;
@@ -34,12 +45,16 @@ export class LineSplitter {
   #midLine = false;
   // Stream mode keeps a multi-byte character split across chunks intact;
   // ignoreBOM keeps a U+FEFF as data so it is refused rather than dropped.
-  readonly #decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  #decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   #pending = '';
+  /** The raw bytes of the current line once it is known not to be UTF-8 (the first BAD_LINE_SHOWN of them). */
+  #badBytes: number[] | undefined;
 
   constructor(
     readonly maxOutputBytes: number,
     private readonly onLine: (text: string, lineNumber: number) => void,
+    /** Takes a line that is not UTF-8 (its bytes escaped, e.g. `caf\xe9`); without it such a line fails the output. */
+    private readonly onBadLine?: (escaped: string, lineNumber: number) => void,
   ) {}
 
   get bytes(): number {
@@ -62,17 +77,21 @@ export class LineSplitter {
     while (start < chunk.length) {
       const lf = chunk.indexOf(LF, start);
       if (lf === -1) {
-        this.#pending += this.#decode(chunk.subarray(start), true);
+        this.#take(chunk.subarray(start), true);
         this.#midLine = true;
         return;
       }
       // LF (0x0A) never occurs inside a multi-byte UTF-8 sequence, so
       // splitting on the byte before decoding is safe.
-      const text = this.#pending + this.#decode(chunk.subarray(start, lf), false);
+      this.#take(chunk.subarray(start, lf), false);
+      const text = this.#pending;
+      const bad = this.#badBytes;
       this.#pending = '';
+      this.#badBytes = undefined;
       this.#midLine = false;
       this.#lines++;
-      this.onLine(text, this.#lines);
+      if (bad) this.onBadLine!(escapeBytes(bad), this.#lines);
+      else this.onLine(text, this.#lines);
       start = lf + 1;
     }
   }
@@ -86,12 +105,27 @@ export class LineSplitter {
     return { bytes: this.#bytes, lines: this.#lines };
   }
 
-  #decode(bytes: Uint8Array, stream: boolean): string {
-    try {
-      return this.#decoder.decode(bytes, { stream });
-    } catch {
-      this.#fail('not-utf8', 'output is not valid UTF-8');
+  /** Adds bytes of the current line (the end of it when `stream` is false). */
+  #take(bytes: Uint8Array, stream: boolean): void {
+    if (this.#badBytes) {
+      this.#keepBad(bytes);
+      return;
     }
+    try {
+      this.#pending += this.#decoder.decode(bytes, { stream });
+    } catch {
+      if (!this.onBadLine) this.#fail('not-utf8', 'output is not valid UTF-8');
+      // The rest of the line is kept as bytes, to be shown escaped; a fresh decoder for the next line.
+      this.#decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+      this.#badBytes = [...Buffer.from(this.#pending, 'utf8').subarray(0, BAD_LINE_SHOWN)];
+      this.#pending = '';
+      this.#keepBad(bytes);
+    }
+  }
+
+  #keepBad(bytes: Uint8Array): void {
+    const room = BAD_LINE_SHOWN - this.#badBytes!.length;
+    if (room > 0) this.#badBytes!.push(...bytes.subarray(0, room));
   }
 
   #fail(kind: OutputErrorKind, what: string): never {

@@ -51,26 +51,36 @@ function shortKeyType(keyType: string): string {
   return keyType.startsWith('ssh-') ? keyType.slice(4) : keyType;
 }
 
+/** A host key that is unknown, changed or revoked: a security event, never a plain outage. */
+export class HostKeyError extends RcptsyncError {
+  override name = 'HostKeyError';
+  constructor(
+    message: string,
+    readonly status: 'unknown' | 'changed' | 'revoked',
+    detail?: string,
+  ) {
+    super(message, ExitCode.runtime, detail);
+  }
+}
+
 function hostKeyError(target: SshTarget, file: string, check: HostKeyCheck): RcptsyncError {
   const offered = `${shortKeyType(check.keyType)} key ${check.fingerprint}`;
   const scan = `ssh-keyscan -p ${target.port} ${target.host}`;
   switch (check.status) {
     case 'unknown':
-      return new RcptsyncError(
+      return new HostKeyError(
         `${target.name}: host key for ${where(target)} is not in ${file} (offered ${offered})`,
-        ExitCode.runtime,
+        'unknown',
         `Check the fingerprint out of band, then add the key, e.g. \`${scan} >> ${file}\`. rcptsync never trusts a key on first use.`,
       );
     case 'changed':
-      return new RcptsyncError(
+      return new HostKeyError(
         `${target.name}: HOST KEY CHANGED for ${where(target)}: ${file} has a different key; offered ${offered}`,
-        ExitCode.runtime,
+        'changed',
         'Someone may be intercepting the connection, or the host was reinstalled. Verify the new key out of band before replacing the old one.',
       );
     case 'revoked':
-      return new RcptsyncError(
-        `${target.name}: host key for ${where(target)} is marked @revoked in ${file} (offered ${offered})`,
-      );
+      return new HostKeyError(`${target.name}: host key for ${where(target)} is marked @revoked in ${file} (offered ${offered})`, 'revoked');
     case 'match':
       throw new Error('a matching host key is not an error');
   }
@@ -241,7 +251,7 @@ class Ssh2Session implements RemoteSession {
       const stderrChunks: Buffer[] = [];
       let stderrKept = 0;
       let stderrDropped = 0;
-      const splitter = new LineSplitter(options.maxOutputBytes, options.onLine);
+      const splitter = new LineSplitter(options.maxOutputBytes, options.onLine, options.onBadLine);
 
       const timer = setTimeout(() => {
         finish(new RcptsyncError(`${name}: command timed out after ${formatSeconds(options.timeoutMs)}: ${command}`));

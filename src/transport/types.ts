@@ -21,6 +21,8 @@ export interface RunOptions {
   maxOutputBytes: number;
   /** Receives each complete stdout line (UTF-8 decoded, without LF) as it arrives. */
   onLine(text: string, lineNumber: number): void;
+  /** A line that is not valid UTF-8, its bytes escaped; without it such output fails as a whole. */
+  onBadLine?(escaped: string, lineNumber: number): void;
 }
 
 export interface RunResult {

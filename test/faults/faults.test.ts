@@ -1,12 +1,16 @@
 /**
- * Faults and bad input (issue 4): every case must end with a clear error naming
- * the place, a non-zero exit, and the previous rendered tree and last-known-good
- * state untouched. Runs the real CLI against a real sshd on loopback. The cases
- * where gateways take part (a list server down while Postfix keeps answering)
- * are in test/e2e/.
+ * Faults and bad input (issues 4 and 7), with the real CLI against a real sshd
+ * on loopback. Each case ends in one of three outcomes, and the tests prove which:
+ * - carried forward (exit 5, 6 for a host key problem): the failed source's
+ *   last-known-good addresses are published, so the tree stays byte-identical,
+ *   and the state records the source as carried; with no state for it, or past
+ *   rcptsync_max_stale, the run fails (exit 1) and nothing is touched;
+ * - held (exit 3): removals over a threshold stay in the tables, additions ship;
+ * - refused (exit 1 or 2, or 3 with --on-refusal stop): nothing is touched.
+ * The cases where gateways take part are in test/e2e/.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -16,10 +20,12 @@ import { BIN, rcptsync, sshdHostVars, tableKeys, treeDigest, writeInventoryJson 
 let sshd: Sshd;
 let other: Sshd;
 let dir: string;
+/** This case's output tree and state directory, filled by a good run before each case. */
 let out: string;
 let state: string;
 let goodTree: Record<string, string>;
 let goodState: Record<string, string>;
+let cases = 0;
 
 const LISTS = ['announce', 'board', 'dev', 'general', 'staff', 'users'];
 
@@ -54,7 +60,14 @@ function sync(inv: string, ...extra: string[]) {
   return rcptsync(['sync', '--inventory-json', inv, '-o', out, '--state-dir', state, ...extra]);
 }
 
-/** The fault's promise: a non-zero exit, a message naming the place, and nothing touched. */
+/** The same sync into an output that has never been rendered: no last-known-good state to carry from. */
+function firstSync(inv: string) {
+  const fresh = join(dir, `first-${++cases}`);
+  const result = rcptsync(['sync', '--inventory-json', inv, '-o', join(fresh, 'rendered'), '--state-dir', join(fresh, 'state')]);
+  return { ...result, wrote: existsSync(fresh) };
+}
+
+/** A refusal's promise: a non-zero exit, a message naming the place, and nothing touched. */
 function expectRefusedAndUntouched(result: { status: number; stderr: string }, status: number, message: RegExp): void {
   expect(result.stderr).toMatch(message);
   expect(result.status).toBe(status);
@@ -62,18 +75,49 @@ function expectRefusedAndUntouched(result: { status: number; stderr: string }, s
   expect(treeDigest(state)).toEqual(goodState);
 }
 
+/** The state file of this case's output (one per output tree). */
+function stateFile(): string {
+  const files = readdirSync(state).filter((name) => name.endsWith('.snapshot.json'));
+  expect(files).toHaveLength(1);
+  return join(state, files[0]!);
+}
+
+/**
+ * A carried-forward source: the run names the failure and exits 5 (6 for a host
+ * key problem), the gateways keep every address (the tree is byte-identical),
+ * and the state records the source as carried, with its old collection time.
+ */
+function expectCarriedForward(result: { status: number; stderr: string }, status: 5 | 6, message: RegExp): void {
+  expect(result.stderr).toMatch(message);
+  expect(result.stderr).toMatch(status === 6 ? /HOST KEY problem, carried forward: lists1: sources\[0\] \(mailman3\): 54 addresses/ : /DEGRADED, carried forward: lists1: sources\[0\] \(mailman3\): 54 addresses/);
+  expect(result.stderr).toMatch(/published, degraded: 1 failed source carried forward/);
+  expect(result.status).toBe(status);
+  expect(treeDigest(out)).toEqual(goodTree);
+  const head = readFileSync(stateFile(), 'utf8');
+  expect(head).toMatch(new RegExp(`"carriedForward": \\{ "reason": "lists1: (?:[^"\\\\]|\\\\.)*", "hostKey": ${status === 6} \\}`));
+  const before = /"collectedAt": "([^"]+)"/.exec(Object.values(goodStateHead)[0]!)![1];
+  expect(head).toContain(`"collectedAt": "${before}"`);
+}
+
+let goodStateHead: Record<string, string>;
+
 beforeAll(async () => {
   sshd = await startSshd();
   other = await startSshd(); // a different host key, for the "changed key" case
   dir = mkdtempSync(join(tmpdir(), 'rcptsync-faults-'));
-  out = join(dir, 'rendered');
-  state = join(dir, 'state');
   writeFileSync(join(dir, 'lists.txt'), listsOutput(LISTS));
+});
+
+beforeEach(() => {
+  const caseDir = join(dir, `case-${++cases}`);
+  out = join(caseDir, 'rendered');
+  state = join(caseDir, 'state');
   const result = sync(inv('good', mailman(`cat ${join(dir, 'lists.txt')}`)));
-  expect(result.stderr).not.toMatch(/error/);
+  expect(result.stderr).not.toMatch(/error|FAILED/);
   expect(result.status).toBe(0);
   goodTree = treeDigest(out);
   goodState = treeDigest(state);
+  goodStateHead = { file: readFileSync(stateFile(), 'utf8') };
   expect(tableKeys(join(out, 'mx1', 'relay_recipients'))).toHaveLength(LISTS.length * 9 + 2);
 });
 
@@ -83,82 +127,176 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-
-describe('the list server or SSH fails', () => {
+describe('the list server or SSH fails: the source is carried forward', () => {
   it('list server unreachable', () => {
     const result = sync(inv('unreachable', mailman('true'), { ansible_port: 1 }));
-    expectRefusedAndUntouched(result, 1, /lists1: .*(refused|unreachable|connect).*127\.0\.0\.1:1/i);
+    expectCarriedForward(result, 5, /lists1: .*(refused|unreachable|connect).*127\.0\.0\.1:1/i);
   });
 
   it('SSH authentication refused', () => {
     const result = sync(inv('auth', mailman('true'), { ansible_ssh_private_key_file: other.privateKeyFile }));
-    expectRefusedAndUntouched(result, 1, /lists1: SSH authentication failed for .*@127\.0\.0\.1/);
+    expectCarriedForward(result, 5, /lists1: SSH authentication failed for .*@127\.0\.0\.1/);
   });
 
-  it('host key changed', () => {
+  it('host key changed: a HOST KEY problem, exit 6, on every run', () => {
     // known_hosts pins the other instance's key for this address and port.
     const known = sshd.writeKnownHosts('changed', [`[${sshd.host}]:${sshd.port} ${other.hostPublicKey}`]);
-    const result = sync(inv('hostkey', mailman('true'), { rcptsync_known_hosts_file: known }));
-    expectRefusedAndUntouched(result, 1, new RegExp(`lists1: HOST KEY CHANGED.*${sshd.hostKeyFingerprint.replace(/[+/]/g, '\\$&')}`));
+    const changed = inv('hostkey', mailman('true'), { rcptsync_known_hosts_file: known });
+    const fingerprint = new RegExp(`lists1: HOST KEY CHANGED.*${sshd.hostKeyFingerprint.replace(/[+/]/g, '\\$&')}`);
+    expectCarriedForward(sync(changed), 6, fingerprint);
+    // The next run, carried from a carried state, says it again.
+    expectCarriedForward(sync(changed), 6, fingerprint);
   });
 
   it('host key unknown (no trust on first use)', () => {
     const known = sshd.writeKnownHosts('empty', []);
     const result = sync(inv('unknown-key', mailman('true'), { rcptsync_known_hosts_file: known }));
-    expectRefusedAndUntouched(result, 1, /lists1: host key for 127\.0\.0\.1:\d+ is not in .*SHA256:/);
+    expectCarriedForward(result, 6, /lists1: host key for 127\.0\.0\.1:\d+ is not in .*SHA256:/);
   });
 });
 
-describe('the remote command fails or misbehaves', () => {
+describe('the remote command fails or misbehaves: the source is carried forward', () => {
   it('command missing', () => {
     const result = sync(inv('missing', mailman('/nonexistent/mailman lists')));
-    expectRefusedAndUntouched(result, 1, /lists1: command failed with exit code 127: \/nonexistent\/mailman lists\n[\s\S]*No such file or directory/);
+    expectCarriedForward(result, 5, /lists1: command failed with exit code 127: \/nonexistent\/mailman lists\n[\s\S]*No such file or directory/);
   });
 
   it('command exits non-zero, with its stderr', () => {
     const result = sync(inv('exit1', mailman('echo "database is locked" >&2; exit 1')));
-    expectRefusedAndUntouched(result, 1, /lists1: command failed with exit code 1: .*\n[\s\S]*database is locked/);
+    expectCarriedForward(result, 5, /lists1: command failed with exit code 1: .*\n[\s\S]*database is locked/);
   });
 
   it('command hangs past the timeout', () => {
     const result = sync(inv('hang', mailman('sleep 20')));
-    expectRefusedAndUntouched(result, 1, /lists1: command timed out after 2 s: sleep 20/);
+    expectCarriedForward(result, 5, /lists1: command timed out after 2 s: sleep 20/);
   });
 
   it('output truncated mid-line', () => {
     const result = sync(inv('truncated', mailman(`printf '2 matching mailing lists found:\\nannounce@lists.example.test\\nboa'`)));
-    expectRefusedAndUntouched(result, 1, /lists1: .*(middle of line|truncated)/);
+    expectCarriedForward(result, 5, /lists1: .*(middle of line|truncated)/);
+  });
+
+  it('a listing shorter than its header announces', () => {
+    const result = sync(inv('short', mailman(`printf '6 matching mailing lists found:\\nannounce@lists.example.test\\nboard@lists.example.test\\n'`)));
+    expectCarriedForward(result, 5, /lists1: sources\[0\] \(mailman3\): line 1: the header announces 6 lists but 2 followed: truncated output/);
   });
 
   it('output over the size cap', () => {
     const result = sync(inv('flood', mailman('yes announce@lists.example.test'), { rcptsync_max_output_bytes: 100000 }));
-    expectRefusedAndUntouched(result, 1, /lists1: command output exceeded 100000 bytes/);
+    expectCarriedForward(result, 5, /lists1: command output exceeded 100000 bytes/);
   });
 
-  it('output not UTF-8', () => {
-    const result = sync(inv('latin1', mailman(`printf '1 matching mailing lists found:\\ncaf\\351@lists.example.test\\n'`)));
-    expectRefusedAndUntouched(result, 1, /lists1: .*not valid UTF-8 at line 2/);
+  it('a healthy source on the same host still ships its new list', () => {
+    writeFileSync(join(dir, 'new.txt'), listsOutput(['newlist']));
+    const result = sync(inv('one-fails', [...mailman('exit 1'), { type: 'mailman3', command: `cat ${join(dir, 'new.txt')}` }]));
+    expect(result.stderr).toMatch(/DEGRADED, carried forward: lists1: sources\[0\] \(mailman3\)/);
+    expect(result.status).toBe(5);
+    const keys = tableKeys(join(out, 'mx1', 'relay_recipients'));
+    expect(keys).toContain('newlist@lists.example.test');
+    expect(keys).toContain('newlist-bounces@lists.example.test');
+    for (const list of LISTS) expect(keys).toContain(`${list}@lists.example.test`);
   });
 });
 
-describe('a source shrinks', () => {
-  it('a source suddenly returning zero entries', () => {
-    writeFileSync(join(dir, 'none.txt'), 'No matching mailing lists found\n');
-    const result = sync(inv('zero', mailman(`cat ${join(dir, 'none.txt')}`)));
-    expectRefusedAndUntouched(result, 3, /lists1: sources\[0\] \(mailman3\): returned no entries, 54 last time; run with --force to accept/);
+describe('a failed source that may not be carried forward: nothing is written', () => {
+  it('no last-known-good data for it (a first run)', () => {
+    const result = firstSync(inv('first-fail', mailman('exit 1')));
+    expect(result.stderr).toMatch(/lists1: sources\[0\] \(mailman3\): failed \(lists1: command failed with exit code 1: exit 1\) and cannot be carried forward: the last-known-good state has no data for it/);
+    expect(result.status).toBe(1);
+    expect(result.wrote).toBe(false);
   });
 
-  it('a source suddenly returning a third of its entries', () => {
+  it('its last good data is older than rcptsync_max_stale', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const result = sync(inv('stale', mailman('exit 1'), { rcptsync_max_stale: 0.0001 }));
+    expectRefusedAndUntouched(result, 1, /lists1: sources\[0\] \(mailman3\): failed .* cannot be carried forward: its last good data is from .* older than rcptsync_max_stale \(0\.0001 h\)/);
+  });
+
+  it('max_stale on the source wins over the list server', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const result = sync(inv('stale-source', [{ type: 'mailman3', command: 'exit 1', max_stale: 0.0001 }], { rcptsync_max_stale: 1000 }));
+    expectRefusedAndUntouched(result, 1, /older than rcptsync_max_stale \(0\.0001 h\)/);
+  });
+});
+
+describe('bad lines are refused one by one', () => {
+  it('a line that is not UTF-8 is refused, shown escaped, and skipped', () => {
+    const lines = [...LISTS.map((n) => `${n}@lists.example.test`), 'caf\\351@lists.example.test'];
+    const result = sync(inv('latin1', mailman(`printf '${lines.length} matching mailing lists found:\\n${lines.join('\\n')}\\n'`)));
+    expect(result.stderr).toMatch(/warning: lists1: sources\[0\] \(mailman3\): line 8: not valid UTF-8: "caf\\xe9@lists\.example\.test" \(skipped\)/);
+    expect(result.status).toBe(0);
+    expect(treeDigest(out)).toEqual(goodTree);
+  });
+
+  it('with --strict it is fatal', () => {
+    const result = sync(inv('latin1-strict', mailman(`printf '1 matching mailing lists found:\\ncaf\\351@lists.example.test\\n'`)), '--strict');
+    expectRefusedAndUntouched(result, 1, /lists1: sources\[0\] \(mailman3\): line 2: not valid UTF-8: "caf\\xe9@lists\.example\.test" \(refused; --strict makes this fatal\)/);
+  });
+});
+
+describe('a source shrinks: the removals are held, the additions ship', () => {
+  it('a source suddenly returning zero entries: everything it had is held', () => {
+    writeFileSync(join(dir, 'none.txt'), 'No matching mailing lists found\n');
+    const result = sync(inv('zero', mailman(`cat ${join(dir, 'none.txt')}`)));
+    expect(result.stderr).toMatch(/HELD for review: mx1: lists\.example\.test: 54 removals from lists1 sources\[0\] \(mailman3\) \(still accepted; first: announce@lists\.example\.test, /);
+    expect(result.stderr).toMatch(/review needed: 54 removals held because lists1: sources\[0\] \(mailman3\): returned no entries, 54 last time/);
+    expect(result.status).toBe(3);
+    expect(tableKeys(join(out, 'mx1', 'relay_recipients')).sort()).toEqual(tableKeysOf(goodTree));
+  });
+
+  it('a third of its entries, with a new list on another source: held until --force', () => {
     writeFileSync(join(dir, 'third.txt'), listsOutput(LISTS.slice(0, 2)));
-    const result = sync(inv('third', mailman(`cat ${join(dir, 'third.txt')}`)));
+    writeFileSync(join(dir, 'new.txt'), listsOutput(['newlist']));
+    const shrunk = inv('third', [...mailman(`cat ${join(dir, 'third.txt')}`), { type: 'mailman3', command: `cat ${join(dir, 'new.txt')}` }]);
+    const before = tableKeysOf(goodTree);
+    for (const run of [1, 2]) {
+      // The second run compares with what the first published: the removals are still held.
+      const result = sync(shrunk);
+      expect(result.stderr, `run ${run}`).toMatch(/HELD for review: mx1: lists\.example\.test: 36 removals from lists1 sources\[0\] \(mailman3\)/);
+      // Compared with what was published: 56 entries, then 65 (the new list's 9 with the held ones).
+      expect(result.stderr).toMatch(run === 1 ? /mx1: lists\.example\.test: 36 of 56 entries \(64\.3%\) would be removed, over 30%/ : /mx1: lists\.example\.test: 36 of 65 entries \(55\.4%\) would be removed, over 30%/);
+      expect(result.status).toBe(3);
+      const keys = tableKeys(join(out, 'mx1', 'relay_recipients'));
+      expect(keys).toContain('newlist@lists.example.test');
+      for (const key of before) expect(keys).toContain(key);
+      expect(readFileSync(join(out, 'mx1', 'relay_recipients'), 'utf8')).toMatch(/# Source: lists1 sources\[0\] \(mailman3\) \(held removals, pending review\)/);
+    }
+    const forced = sync(shrunk, '--force');
+    expect(forced.status).toBe(0);
+    const keys = tableKeys(join(out, 'mx1', 'relay_recipients'));
+    expect(keys).toContain('newlist@lists.example.test');
+    expect(keys).toContain('board@lists.example.test');
+    expect(keys).not.toContain('dev@lists.example.test');
+    expect(keys).toHaveLength(3 * 9 + 2);
+  });
+
+  it('--on-refusal stop publishes nothing, as before', () => {
+    writeFileSync(join(dir, 'third.txt'), listsOutput(LISTS.slice(0, 2)));
+    const result = sync(inv('third-stop', mailman(`cat ${join(dir, 'third.txt')}`)), '--on-refusal', 'stop');
     expectRefusedAndUntouched(result, 3, /mx1: lists\.example\.test: 36 of 56 entries \(64\.3%\) would be removed, over 30%; run with --force to accept/);
   });
 
-  it('--allow-removals too small still refuses; --force is needed', () => {
+  it('--allow-removals too small still holds; --force is needed', () => {
+    writeFileSync(join(dir, 'third.txt'), listsOutput(LISTS.slice(0, 2)));
     const result = sync(inv('third-allow', mailman(`cat ${join(dir, 'third.txt')}`)), '--allow-removals', '10');
-    expectRefusedAndUntouched(result, 3, /over 30%/);
+    expect(result.stderr).toMatch(/over 30%/);
+    expect(result.status).toBe(3);
+    expect(treeDigest(out)['mx1/relay_recipients']).not.toBeUndefined();
+    expect(tableKeys(join(out, 'mx1', 'relay_recipients')).sort()).toEqual(tableKeysOf(goodTree));
+  });
+
+  it('a removal under the thresholds is applied', () => {
+    writeFileSync(join(dir, 'five.txt'), listsOutput(LISTS.slice(0, 5)));
+    const result = sync(inv('minus-one', mailman(`cat ${join(dir, 'five.txt')}`)));
+    expect(result.status).toBe(0);
+    expect(tableKeys(join(out, 'mx1', 'relay_recipients'))).not.toContain('users@lists.example.test');
   });
 });
+
+/** The keys of the good run's relay_recipients, sorted (goodTree only holds digests: read the file of a fresh good run). */
+function tableKeysOf(_tree: Record<string, string>): string[] {
+  return [...LISTS.flatMap((n) => [n, ...['bounces', 'confirm', 'join', 'leave', 'owner', 'request', 'subscribe', 'unsubscribe'].map((s) => `${n}-${s}`)]).map((l) => `${l}@lists.example.test`), 'abuse@lists.example.test', 'postmaster@lists.example.test'].sort();
+}
 
 describe('hostile data', () => {
   const hostile = [
@@ -244,7 +382,7 @@ describe('an interrupted render', () => {
     const staged = await new Promise<boolean>((resolve) => {
       const started = Date.now();
       const timer = setInterval(() => {
-        const staging = readdirSync(dir).some((name) => name.startsWith('.rendered.new'));
+        const staging = readdirSync(join(out, '..')).some((name) => name.startsWith('.rendered.new'));
         if (staging || Date.now() - started > 30_000) {
           clearInterval(timer);
           child.kill('SIGKILL');
@@ -260,6 +398,6 @@ describe('an interrupted render', () => {
     const again = sync(inv('good-again', mailman(`cat ${join(dir, 'lists.txt')}`)));
     expect(again.status).toBe(0);
     expect(treeDigest(out)).toEqual(goodTree);
-    expect(readdirSync(dir).some((name) => name.startsWith('.rendered.'))).toBe(false);
+    expect(readdirSync(join(out, '..')).some((name) => name.startsWith('.rendered.'))).toBe(false);
   });
 });

@@ -133,14 +133,15 @@ describe('rcptsync over a real sshd', () => {
     expect(start).toMatchObject({ host: 'lists9', remote: false });
     expect(tableKeys(join(out, 'mx1', 'relay_recipients'))).toContain('info@lists.example.test');
   });
-  it('keeps a Prometheus textfile: success, then a failed source, then a refused shrink', () => {
+  it('keeps a Prometheus textfile: success, a carried-forward source, a failed run, then held removals', () => {
     const listsFile = join(dir, 'metrics-lists.txt');
     writeFileSync(listsFile, '3 matching mailing lists found:\nannounce@lists.example.test\nstaff@lists.example.test\ngeneral@community.example.org\n');
     const good = inventory('metrics', [{ type: 'mailman3', command: `cat ${listsFile}` }]);
     const out = join(dir, 'metrics-out');
     const metrics = join(dir, 'rcptsync.prom');
+    const text = (): string => readFileSync(metrics, 'utf8');
     const value = (name: string): number => {
-      const line = readFileSync(metrics, 'utf8').split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+      const line = text().split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
       return line === undefined ? NaN : Number(line.split(' ').pop());
     };
 
@@ -148,17 +149,32 @@ describe('rcptsync over a real sshd', () => {
     expect(value('rcptsync_last_run_success')).toBe(1);
     const lastSuccess = value('rcptsync_last_success_timestamp_seconds');
     expect(lastSuccess).toBeGreaterThan(0);
-    expect(readFileSync(metrics, 'utf8')).toContain('rcptsync_entries{gateway="mx1",domain="lists.example.test"} 20');
+    expect(text()).toContain('rcptsync_entries{gateway="mx1",domain="lists.example.test"} 20');
+    expect(text()).not.toMatch(/^rcptsync_carried_forward_stale_seconds\{/m);
 
+    // A failing source with a last-known-good state: published, degraded (exit 5).
     const failing = inventory('metrics-fail', [{ type: 'mailman3', command: 'exit 1' }]);
-    expect(rcptsync(['sync', '--inventory-json', failing, '-o', out, '--metrics-file', metrics]).status).toBe(1);
-    expect(value('rcptsync_last_run_success')).toBe(0);
-    expect(value('rcptsync_last_success_timestamp_seconds')).toBe(lastSuccess);
-    expect(readFileSync(metrics, 'utf8')).toContain('rcptsync_source_errors_total{host="lists1",source="sources[0] (mailman3)"} 1');
+    expect(rcptsync(['sync', '--inventory-json', failing, '-o', out, '--metrics-file', metrics]).status).toBe(5);
+    expect(value('rcptsync_last_run_success')).toBe(1);
+    expect(text()).toContain('rcptsync_source_errors_total{host="lists1",source="sources[0] (mailman3)"} 1');
+    expect(text()).toMatch(/^rcptsync_carried_forward_stale_seconds\{host="lists1",source="sources\[0\] \(mailman3\)",host_key="false"\} \d+$/m);
+    expect(text()).toContain('rcptsync_entries{gateway="mx1",domain="lists.example.test"} 20');
+    const degradedSuccess = value('rcptsync_last_success_timestamp_seconds');
+    expect(degradedSuccess).toBeGreaterThanOrEqual(lastSuccess);
 
+    // Past rcptsync_max_stale it fails: nothing published, the last success stays.
+    const stale = inventory('metrics-stale', [{ type: 'mailman3', command: 'exit 1', max_stale: 0.00001 }]);
+    expect(rcptsync(['sync', '--inventory-json', stale, '-o', out, '--metrics-file', metrics]).status).toBe(1);
+    expect(value('rcptsync_last_run_success')).toBe(0);
+    expect(value('rcptsync_last_success_timestamp_seconds')).toBe(degradedSuccess);
+    expect(text()).toContain('rcptsync_source_errors_total{host="lists1",source="sources[0] (mailman3)"} 2');
+
+    // A shrink over the threshold: held (exit 3), counted as refused, the held removals in a gauge.
     writeFileSync(listsFile, '1 matching mailing lists found:\ngeneral@community.example.org\n');
     expect(rcptsync(['sync', '--inventory-json', good, '-o', out, '--metrics-file', metrics]).status).toBe(3);
     expect(value('rcptsync_refused_runs_total')).toBe(1);
-    expect(value('rcptsync_last_success_timestamp_seconds')).toBe(lastSuccess);
+    expect(text()).toContain('rcptsync_held_removals{gateway="mx1",domain="lists.example.test"} 18');
+    expect(text()).toContain('rcptsync_entries{gateway="mx1",domain="lists.example.test"} 20');
+    expect(text()).not.toMatch(/^rcptsync_carried_forward_stale_seconds\{/m);
   });
 });

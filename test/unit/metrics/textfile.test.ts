@@ -27,7 +27,7 @@ describe('renderMetrics', () => {
         { gateway: 'mx1', domain: 'a.example.org', count: 2340 },
       ],
     });
-    expect(text).toBe(`# HELP rcptsync_last_success_timestamp_seconds Unix time of the last successful run (0: never).
+    expect(text).toBe(`# HELP rcptsync_last_success_timestamp_seconds Unix time of the last run that published (0: never).
 # TYPE rcptsync_last_success_timestamp_seconds gauge
 rcptsync_last_success_timestamp_seconds 1700000000
 # HELP rcptsync_last_run_timestamp_seconds Unix time of the last run, successful or not.
@@ -36,7 +36,7 @@ rcptsync_last_run_timestamp_seconds 1700000000
 # HELP rcptsync_last_run_duration_seconds Duration of the last run in seconds.
 # TYPE rcptsync_last_run_duration_seconds gauge
 rcptsync_last_run_duration_seconds 12.5
-# HELP rcptsync_last_run_success 1 if the last run succeeded, else 0.
+# HELP rcptsync_last_run_success 1 if the last run published (also when degraded or holding removals), else 0.
 # TYPE rcptsync_last_run_success gauge
 rcptsync_last_run_success 1
 # HELP rcptsync_entries Entries in the last successfully rendered relay_recipients, per gateway and domain.
@@ -44,11 +44,15 @@ rcptsync_last_run_success 1
 rcptsync_entries{gateway="mx1",domain="a.example.org"} 2340
 rcptsync_entries{gateway="mx1",domain="b.example.org"} 2
 rcptsync_entries{gateway="mx2",domain="a.example.org"} 3
-# HELP rcptsync_refused_runs_total Runs refused by a safety threshold.
+# HELP rcptsync_refused_runs_total Runs that broke a safety threshold (removals held, or nothing published).
 # TYPE rcptsync_refused_runs_total counter
 rcptsync_refused_runs_total 0
 # HELP rcptsync_source_errors_total Failed collections, per list server and source.
 # TYPE rcptsync_source_errors_total counter
+# HELP rcptsync_carried_forward_stale_seconds Sources the last run published from the last-known-good state because they failed: seconds since their addresses were collected (host_key="true": a host key problem).
+# TYPE rcptsync_carried_forward_stale_seconds gauge
+# HELP rcptsync_held_removals Removals the last run held for review, per gateway and domain (still accepted until a reviewed run).
+# TYPE rcptsync_held_removals gauge
 `);
   });
 

@@ -63,10 +63,9 @@ describe('mailman3 from lists (captured `mailman lists`)', () => {
     expect(addresses(result)).toEqual(POSTINGS.flatMap(withSubaddresses));
   });
 
-  it('reports headerless output from the default command', () => {
+  it('fails headerless output from the default command: it is not what mailman lists prints', () => {
     const result = parse(lists, fixture('mailman3/lists-q.txt'));
-    expect(result.problems).toHaveLength(1);
-    expect(result.problems[0]!.message).toMatch(/no "N matching mailing lists found:" header/);
+    expect(result.failure).toMatch(/no "N matching mailing lists found:" header/);
   });
 
   it('reads "No matching mailing lists found" as zero lists', () => {
@@ -78,15 +77,25 @@ describe('mailman3 from lists (captured `mailman lists`)', () => {
     const text = fixture('mailman3/lists-q-empty.txt');
     expect(text).toBe('');
     expect(parse(listsQuiet, text)).toEqual({ candidates: [], problems: [] });
-    // The default command always prints something: empty output is suspicious.
-    expect(parse(lists, text).problems).toHaveLength(1);
+    // The default command always prints something: empty output fails the source.
+    expect(parse(lists, text).failure).toMatch(/no "N matching mailing lists found:" header/);
   });
 
-  it('reports output cut short of the count in the header', () => {
+  it('fails output cut short of the count in the header: a truncated listing must not shrink the map', () => {
     const truncated = splitLines(fixture('mailman3/lists.txt')).slice(0, 4);
     const result = parse(lists, truncated);
-    expect(addresses(result)).toHaveLength(3 * 9);
-    expect(result.problems).toEqual([{ line: 1, message: 'header announces 6 lists but 3 followed (truncated output?)' }]);
+    expect(result.failure).toBe('line 1: the header announces 6 lists but 3 followed: truncated output');
+  });
+
+  it('counts refused lines against the header, and reports more lines than announced', () => {
+    const full = splitLines(fixture('mailman3/lists.txt'));
+    const withHostile = [full[0]!, ...full.slice(1, 6), 'x OK'];
+    const result = parse(lists, withHostile);
+    expect(result.failure).toBeUndefined();
+    expect(result.problems.map((p) => p.message)).toEqual(['not a list address: "x OK"']);
+    const extra = parse(lists, [...full, 'extra@lists.example.test']);
+    expect(extra.failure).toBeUndefined();
+    expect(extra.problems).toEqual([{ line: 1, message: 'header announces 6 lists but 7 followed' }]);
   });
 
   it('reports anything after "No matching mailing lists found"', () => {

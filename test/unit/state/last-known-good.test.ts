@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RcptsyncError } from '../../../src/errors.js';
 import type { Snapshot } from '../../../src/model/snapshot.js';
+import { writeSnapshot } from '../../../src/model/snapshot-io.js';
 import { writeFileAtomic } from '../../../src/state/atomic.js';
 import { defaultStateDir, loadLastKnownGood, saveLastKnownGood, stateFileFor } from '../../../src/state/last-known-good.js';
 
@@ -23,11 +25,16 @@ afterEach(async () => {
 });
 
 describe('state file location', () => {
-  it('defaults to <dirname(out)>/.rcptsync-state/<basename(out)>.snapshot.json', () => {
+  it('defaults to <dirname(out)>/.rcptsync-state/<basename(out)>.<hash of the full path>.snapshot.json', () => {
+    const hash = (p: string): string => createHash('sha256').update(p).digest('hex').slice(0, 12);
     expect(defaultStateDir('/srv/rcptsync/rendered')).toBe('/srv/rcptsync/.rcptsync-state');
-    expect(stateFileFor(undefined, '/srv/rcptsync/rendered/')).toBe('/srv/rcptsync/.rcptsync-state/rendered.snapshot.json');
-    expect(stateFileFor('/var/lib/rcptsync', '/srv/rcptsync/rendered')).toBe('/var/lib/rcptsync/rendered.snapshot.json');
-    expect(stateFileFor(undefined, 'rendered')).toBe(path.join(process.cwd(), '.rcptsync-state', 'rendered.snapshot.json'));
+    expect(stateFileFor(undefined, '/srv/rcptsync/rendered/')).toBe(`/srv/rcptsync/.rcptsync-state/rendered.${hash('/srv/rcptsync/rendered')}.snapshot.json`);
+    expect(stateFileFor('/var/lib/rcptsync', '/srv/rcptsync/rendered')).toBe(`/var/lib/rcptsync/rendered.${hash('/srv/rcptsync/rendered')}.snapshot.json`);
+    expect(stateFileFor(undefined, 'rendered')).toBe(path.join(process.cwd(), '.rcptsync-state', `rendered.${hash(path.join(process.cwd(), 'rendered'))}.snapshot.json`));
+  });
+
+  it('keeps outputs of the same name apart in a shared state directory', () => {
+    expect(stateFileFor('/var/lib/rcptsync', '/srv/prod/rendered')).not.toBe(stateFileFor('/var/lib/rcptsync', '/srv/staging/rendered'));
   });
 });
 
@@ -36,10 +43,27 @@ describe('last-known-good', () => {
     const out = path.join(dir, 'rendered');
     expect(await loadLastKnownGood(undefined, out)).toBeUndefined();
     const file = await saveLastKnownGood(undefined, out, snapshot);
-    expect(file).toBe(path.join(dir, '.rcptsync-state', 'rendered.snapshot.json'));
+    expect(file).toBe(stateFileFor(undefined, out));
+    expect(path.dirname(file)).toBe(path.join(dir, '.rcptsync-state'));
     expect(await loadLastKnownGood(undefined, out)).toEqual(snapshot);
     // No temporary file is left behind.
-    expect(await readdir(path.dirname(file))).toEqual(['rendered.snapshot.json']);
+    expect(await readdir(path.dirname(file))).toEqual([path.basename(file)]);
+  });
+
+  it('adopts a state of rcptsync 0.1 (keyed by the basename) beside the output, and refuses one in a shared state directory', async () => {
+    const out = path.join(dir, 'rendered');
+    const legacyDir = path.join(dir, '.rcptsync-state');
+    await mkdir(legacyDir, { recursive: true });
+    await writeSnapshot(path.join(legacyDir, 'rendered.snapshot.json'), snapshot);
+    expect(await loadLastKnownGood(undefined, out)).toEqual(snapshot);
+    // Saving replaces it with the new name.
+    await saveLastKnownGood(undefined, out, snapshot);
+    expect(await readdir(legacyDir)).toEqual([path.basename(stateFileFor(undefined, out))]);
+
+    const shared = path.join(dir, 'shared');
+    await mkdir(shared);
+    await writeSnapshot(path.join(shared, 'rendered.snapshot.json'), snapshot);
+    await expect(loadLastKnownGood(shared, out)).rejects.toThrow(/may belong to another output named rendered/);
   });
 
   it('refuses a damaged state instead of treating it as a first run', async () => {
