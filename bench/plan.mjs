@@ -5,7 +5,9 @@
  * (load both snapshots, build the gateway tables, diff, format text and
  * markdown) runs in a child process; its wall time and peak RSS are compared
  * with `LC_ALL=C sort -u` over the same 1,000,000 address lines, in the same run.
- * Target: within 2x of sort's wall time.
+ * Target: within 2x of sort's wall time. Correctness: the plan's totals (from
+ * the snapshots and from the rendered trees) must be the change the bench
+ * generated, so an empty or partial diff is never timed as a fast one.
  *
  * Run after `npm run build`:  node bench/plan.mjs [--addresses N] [--keep]
  */
@@ -39,6 +41,7 @@ const GATEWAYS = 2;
 const keep = args.includes('--keep');
 
 const { writeSnapshot, buildGatewayTables } = await import(path.join(dist, 'model/snapshot-io.js'));
+const { stateFileFor } = await import(path.join(dist, 'state/last-known-good.js'));
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run measures the same data. */
 function random(seed) {
@@ -126,8 +129,19 @@ try {
   const removedEvery = Math.floor(TOTAL / (changed / 2));
   const after = all.filter((_, i) => i >= TOTAL || i % removedEvery !== 7);
   const afterCount = after.length;
+  // The change as generated, which the plan must find: every domain also has postmaster@ and abuse@ on both sides.
+  const roles = 2 * DOMAINS;
+  const addedKeys = all.length - TOTAL;
+  const removedKeys = before.length - (after.length - addedKeys);
+  const expected = {
+    added: addedKeys,
+    removed: removedKeys,
+    unchanged: before.length - removedKeys + roles,
+    before: before.length + roles,
+    after: after.length + roles,
+  };
   // Where `rcptsync plan -o <work>/rendered --state-dir <work>/state` keeps its last-known-good state.
-  const stateFile = path.join(work, 'state', 'rendered.snapshot.json');
+  const stateFile = stateFileFor(path.join(work, 'state'), path.join(work, 'rendered'));
   await mkdir(path.dirname(stateFile), { recursive: true });
   const collectFile = path.join(work, 'collect.snapshot.json');
   await writeSnapshot(stateFile, snapshotOf(before));
@@ -219,8 +233,12 @@ try {
   const mb = (kb) => `${(kb / 1024).toFixed(0)} MiB`;
   const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
   const totals = plan.result.totals;
+  const shown = (t) => `+${t.added} -${t.removed} =${t.unchanged} (${t.before} before, ${t.after} after)`;
+  const sameTotals = (t) => Object.keys(expected).every((key) => t[key] === expected[key]);
+  const totalsOk = [...planRuns, ...treeRuns].every((run) => sameTotals(run.result.totals));
   console.log(`rcptsync plan benchmark: ${TOTAL.toLocaleString('en-US')} addresses in the state, ${afterCount.toLocaleString('en-US')} collected, ${DOMAINS} domains, ${GATEWAYS} gateways`);
-  console.log(`  plan: +${totals.added} -${totals.removed} =${totals.unchanged} (role addresses included)`);
+  console.log(`  plan: ${shown(totals)} (role addresses included); from the trees: ${shown(tree.result.totals)}`);
+  console.log(`  generated change: ${shown(expected)}: ${totalsOk ? 'every run found it' : 'a run FOUND SOMETHING ELSE'}`);
   console.log(`  LC_ALL=C sort -u (${TOTAL.toLocaleString('en-US')} lines) wall ${s(sort.wall)}  peak RSS ${mb(sort.rssKb)}`);
   console.log(
     `  plan from snapshots (child)      wall ${s(plan.wall)}  peak RSS ${mb(plan.rssKb)}  ` +
@@ -235,8 +253,18 @@ try {
   // Each plan run is paired with the sort run just before it, so both saw the same load; the median pair decides.
   const ratio = median(planRuns.map((r, i) => r.wallMs / sortRuns[i].wallMs));
   console.log(`  ratio plan/sort (median of paired runs): ${ratio.toFixed(2)}x (target: within 2x)`);
-  console.log(ratio <= 2 ? 'PASS' : 'MISS');
-  process.exitCode = ratio <= 2 ? 0 : 1;
+  // One machine-readable line for bench/run-all.mjs; `check` marks a correctness check, whose failure fails the run.
+  console.log(
+    `RESULT ${JSON.stringify({
+      bench: 'plan',
+      targets: [
+        { name: 'plan from snapshots vs sort -u', value: `${ratio.toFixed(2)}x (${s(plan.wall)} vs ${s(sort.wall)})`, target: '<= 2x', pass: ratio <= 2 },
+        { name: 'plan totals = generated change', value: shown(totals), target: shown(expected), pass: totalsOk, check: true },
+      ],
+    })}`,
+  );
+  // A MISS is a figure; only a wrong plan fails.
+  process.exitCode = totalsOk ? 0 : 1;
 } finally {
   if (keep) console.log(`data kept in ${work}`);
   else await rm(work, { recursive: true, force: true });

@@ -6,8 +6,12 @@
  *
  *   node bench/run-all.mjs [render] [plan] [collect] [deploy]   (default: all)
  *
- * A benchmark prints figures; it is not a test. A MISS does not make this exit
- * non-zero; a benchmark that crashed (or could not check its own result) does.
+ * A benchmark prints figures; it is not a test. A MISS (a target of speed or
+ * memory not met) does not make this exit non-zero. A benchmark's own
+ * correctness check (a `check: true` target of its RESULT line: the snapshot is
+ * complete, the plan's totals are the generated change, the table is sort -u's,
+ * the gateway answers 250/550) that fails is a FAIL and does, as does a
+ * benchmark that crashed, printed no result or exited non-zero.
  * deploy needs root (the e2e lab); without root it is reported as SKIP.
  */
 import { spawn } from 'node:child_process';
@@ -59,7 +63,8 @@ function verdicts(output) {
   if (result) {
     return JSON.parse(result.slice('RESULT '.length)).targets.map((t) => ({
       check: `${t.name}: ${t.value} (target ${t.target})`,
-      verdict: t.pass ? 'PASS' : 'MISS',
+      // A failed correctness check is not a figure: the bench measured something wrong.
+      verdict: t.pass ? 'PASS' : t.check ? 'FAIL' : 'MISS',
     }));
   }
   const found = [];
@@ -79,6 +84,7 @@ function verdicts(output) {
 console.log(`rcptsync benchmarks: ${selected.join(', ')}; ${cpus().length} CPUs, load average ${load()}; ${new Date().toISOString()}`);
 const rows = [];
 let crashed = false;
+let failedChecks = 0;
 for (const name of selected) {
   const bench = BENCHES[name];
   console.log(`\n=== ${name}: ${bench.what} (load average ${load()}) ===`);
@@ -90,13 +96,18 @@ for (const name of selected) {
   const run = await runBench(bench.script);
   const found = verdicts(run.output);
   const seconds = run.ms / 1000;
-  // A bench exits 1 for a MISS of its own target (plan.mjs does); only no verdict at all is a crash.
   if (found.length === 0) {
     crashed = true;
     rows.push({ bench: name, check: `no result (exit ${run.signal ?? run.code})`, verdict: 'FAIL', seconds, load: load() });
     continue;
   }
   for (const v of found) rows.push({ bench: name, ...v, seconds, load: load() });
+  failedChecks += found.filter((v) => v.verdict === 'FAIL').length;
+  // A bench exits non-zero when its own check failed (or it crashed after printing figures): never a pass.
+  if (run.code !== 0 || run.signal) {
+    crashed = true;
+    if (!found.some((v) => v.verdict === 'FAIL')) rows.push({ bench: name, check: `exited ${run.signal ?? run.code}`, verdict: 'FAIL', seconds, load: load() });
+  }
 }
 
 console.log('\n=== summary ===');
@@ -104,5 +115,6 @@ const table = [['bench', 'check', 'result', 'bench wall', 'load after'], ...rows
 const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
 for (const row of table) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
 const count = (word) => rows.reduce((n, r) => n + r.verdict.split(' / ').filter((v) => v === word).length, 0);
-console.log(`\n${count('PASS')} PASS, ${count('MISS')} MISS${crashed ? ', some benchmark FAILED to report' : ''}; figures depend on the machine and its load (see bench/README.md)`);
-process.exitCode = crashed ? 1 : 0;
+const failures = [failedChecks > 0 ? `${failedChecks} correctness check(s) FAILED` : '', crashed ? 'some benchmark FAILED or crashed' : ''].filter(Boolean);
+console.log(`\n${count('PASS')} PASS, ${count('MISS')} MISS${failures.length ? `, ${failures.join(', ')}` : ''}; figures depend on the machine and its load (see bench/README.md)`);
+process.exitCode = failedChecks > 0 || crashed ? 1 : 0;
