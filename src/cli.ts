@@ -14,6 +14,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   sync: { summary: 'collect, check against the last good state, and render', load: () => import('./commands/sync.js') },
   plan: { summary: 'collect and show what sync would change, writing nothing', load: () => import('./commands/plan.js') },
   status: { summary: 'compare the maps deployed on each gateway with the rendered manifest', load: () => import('./commands/status.js') },
+  doctor: { summary: 'check keys, known_hosts, SSH and each source command of every list server', load: () => import('./commands/doctor.js') },
 };
 
 export const usage = `Usage: rcptsync <command> [options]
@@ -23,7 +24,7 @@ ${Object.entries(commands)
   .map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`)
   .join('\n')}
 
-Run "rcptsync <command> --help" for a command's options.
+Run "rcptsync <command> --help" for a command's options, "rcptsync --version" for the version.
 
 Exit codes:
   0  success (plan: no safety problem)
@@ -31,6 +32,8 @@ Exit codes:
   2  usage error or invalid inventory/configuration
   3  refused by a safety threshold (too many removals, a source gone empty); nothing written
   4  plan --expect-no-changes: there are changes
+
+doctor exits 0 when every check passes and 1 when any fails.
 `;
 
 export async function cli(argv: string[], io: Io): Promise<number> {
