@@ -30,6 +30,9 @@ def publish_script(args, upload_dir):
         'umask 022',
         'mkdir -p %s' % q(args['map_dir']),
         'cd %s' % q(args['map_dir']),
+        # Until the reload handler removes it: a run that stops before its reload
+        # leaves the marker, and the next run reloads.
+        ': > %s' % q(args['reload_marker']),
     ]
     for table in args['tables']:
         name = table['name']
@@ -56,7 +59,8 @@ def publish_script(args, upload_dir):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
-    _VALID_ARGS = frozenset(('src_dir', 'map_dir', 'config_dir', 'map_type', 'suffix', 'tmp_prefix', 'tables'))
+    _VALID_ARGS = frozenset(('src_dir', 'map_dir', 'config_dir', 'map_type', 'suffix', 'tmp_prefix', 'tables',
+                             'reload_marker'))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)

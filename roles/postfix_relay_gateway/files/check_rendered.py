@@ -8,7 +8,7 @@ Prints one JSON object: {"errors": [...], "tables": {name: {"entries": N,
 "first": key-or-null}}, "domains": [...]}. "errors" lists every reason to
 refuse the deployment (a missing or altered file, an entry count that differs
 from the manifest or is under MIN_ENTRIES, a catch-all "@domain" key in
-relay_recipients). Exit status 0 whenever the check itself ran.
+relay_recipients, a key with "%" or "!"). Exit status 0 whenever the check itself ran.
 """
 import hashlib
 import json
@@ -24,6 +24,9 @@ import sys
 # every line took about two on a busy machine.
 IRREGULAR_CHARS = b'\n \t\r\x0b\x0c#@'
 IRREGULAR_AFTER_NEWLINE = re.compile(br'\n(?=[\n \t\r\x0b\x0c#@])')
+# A key with "%" or "!" in it: user%host@domain and host!user@domain are
+# sender-specified routing; such a key would put a routing form into the table.
+ROUTING_KEY = re.compile(br'^[^\s#%!]*[%!]\S*', re.M)
 
 
 def digest_and_count(path):
@@ -60,7 +63,9 @@ def digest_and_count(path):
                 first = line.split()[0].decode('utf-8', 'replace')
                 break
             offset = end + 1
-    return sha.hexdigest(), entries, first, catch_alls
+    routing = ['%s:%d: %s' % (path, data.count(b'\n', 0, m.start()) + 1, m.group(0).decode('utf-8', 'replace'))
+               for m in ROUTING_KEY.finditer(data)] if b'%' in data or b'!' in data else []
+    return sha.hexdigest(), entries, first, catch_alls, routing
 
 
 def main(argv):
@@ -93,7 +98,7 @@ def main(argv):
         path = os.path.join(rendered_dir, gateway, name)
         want = files[name]
         try:
-            sha, entries, first, catch_alls = digest_and_count(path)
+            sha, entries, first, catch_alls, routing = digest_and_count(path)
         except OSError as error:
             errors.append('%s: cannot read: %s' % (path, error.strerror))
             continue
@@ -110,6 +115,8 @@ def main(argv):
                               % (path, entries, min_entries))
             for where in catch_alls:
                 errors.append('%s: catch-all entry; it would accept every recipient of its domain' % where)
+            for where in routing:
+                errors.append('%s: a "%%" or "!" in the address is sender-specified routing; refused' % where)
     print(json.dumps(result))
     return 0
 

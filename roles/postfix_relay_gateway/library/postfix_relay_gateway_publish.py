@@ -42,6 +42,10 @@ options:
     description: Prefix of the temporary names in I(map_dir).
     type: str
     required: true
+  reload_marker:
+    description: File created in I(map_dir) before the first rename; the reload handler removes it.
+    type: path
+    required: true
   tables:
     description: Tables to publish, each with C(name), C(sha256) and C(first) (a key to look up, or null).
     type: list
