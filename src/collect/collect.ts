@@ -208,6 +208,7 @@ async function collectSource(
       refuse(candidate.line, result.reason, candidate.address);
       continue;
     }
+    for (const message of result.warnings ?? []) emit({ event: 'address-warning', ...place, line: candidate.line, message });
     const { local, domain } = result.address;
     let locals = byDomain.get(domain);
     if (!locals) byDomain.set(domain, (locals = new Set()));

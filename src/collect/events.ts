@@ -15,6 +15,8 @@ export type CollectEvent =
   /** The host could not be reached: every source of it that needs a connection failed. */
   | { event: 'host-failed'; host: string; error: string; detail?: string }
   | { event: 'source-failed'; host: string; source: string; error: string; detail?: string }
-  | ({ event: 'refused-entry' } & RefusedEntry);
+  | ({ event: 'refused-entry' } & RefusedEntry)
+  /** Accepted, but unusual (a local part over 64 octets, a dot at its edge). */
+  | { event: 'address-warning'; host: string; source: string; line: number; message: string };
 
 export type CollectListener = (event: CollectEvent) => void;

@@ -48,6 +48,8 @@ function describeEvent(event: CollectEvent): string | undefined {
       return `FAILED: ${event.error.startsWith(`${event.host}: `) ? event.error : `${event.host}: ${event.error}`}`;
     case 'source-failed':
       return `FAILED: ${event.error.startsWith(`${event.host}: `) ? event.error : `${event.host}: ${event.error}`}${event.detail ? `\n${event.detail.replace(/^/gm, '  ')}` : ''}`;
+    case 'address-warning':
+      return `warning: ${event.host}: ${event.source}: line ${event.line}: ${event.message}`;
     case 'refused-entry':
       return `warning: ${event.host}: ${event.source}: line ${event.line}: ${event.reason}${event.text ? `: "${event.text}"` : ''} (skipped)`;
     default:

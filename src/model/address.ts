@@ -4,9 +4,17 @@
  *
  * - Domain: lower-case; IDN U-labels become A-labels, because Postfix does not
  *   convert between the two forms before a table lookup.
- * - Local part: lower-case (Postfix table lookups are case-insensitive), RFC 5321
- *   dot-atom only. Quoted strings are refused: a Postfix table key ends at the
- *   first whitespace, so `"a b"@x` cannot be carried safely.
+ * - Local part: lower-case (Postfix table lookups are case-insensitive), RFC 5322
+ *   atext and dots only. Quoted strings are refused: a Postfix table key ends at
+ *   the first whitespace, so `"a b"@x` cannot be carried safely. What Postfix
+ *   accepts and Mailman creates is accepted, with a warning where it strays from
+ *   RFC 5321: local parts over 64 octets (a 60-character list name has a
+ *   72-character `-unsubscribe` address), and dots at the edges or doubled
+ *   (`a.@`: Postfix takes them with strict_rfc821_envelopes = no, its default).
+ *   `%` and `!` are refused: with allow_untrusted_routing they route elsewhere.
+ * - Case folding never turns a non-ASCII character into ASCII (U+212A KELVIN
+ *   SIGN lower-cases to `k`), and a domain that UTS #46 mapping would change
+ *   (a soft hyphen, full-width forms) is refused rather than merged with another.
  * - Anything that could change the meaning of a map line (whitespace, control
  *   characters, a leading `@` or `#`) is refused, so hostile input such as a list
  *   named `x OK\n@example.org` can never become a catch-all.
@@ -22,14 +30,17 @@ export interface Address {
   readonly domain: string;
 }
 
-export type AddressResult = { ok: true; address: Address } | { ok: false; reason: string };
+/** `warnings`: accepted, but worth a line in the report (see the top of this file). */
+export type AddressResult = { ok: true; address: Address; warnings?: string[] } | { ok: false; reason: string };
 
-const MAX_LOCAL = 64; // RFC 5321 4.5.3.1.1
+/** RFC 5321 4.5.3.1.1: longer local parts are accepted with a warning. */
+export const RFC_MAX_LOCAL = 64;
 const MAX_DOMAIN = 253;
 const MAX_ADDRESS = 254; // RFC 5321 4.5.3.1.3 path limit minus the angle brackets
 
-// RFC 5322 atext, lower-case only (we lower-case before testing).
-const DOT_ATOM = /^[a-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[a-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
+// RFC 5322 atext without % and ! (source routing), lower-case only (we lower-case before testing), and dots.
+const LOCAL_CHARS = /^[a-z0-9#$&'*+\-/=?^_`{|}~.]+$/;
+const DOT_ATOM = /^[a-z0-9#$&'*+\-/=?^_`{|}~]+(?:\.[a-z0-9#$&'*+\-/=?^_`{|}~]+)*$/;
 const LDH_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 // Printable ASCII without space; anything else in raw input is refused early.
 const PRINTABLE = /^[\x21-\x7e]+$/;
@@ -39,10 +50,18 @@ const ASCII = /^[\x00-\x7f]*$/;
 export function normaliseDomain(raw: string): { ok: true; domain: string } | { ok: false; reason: string } {
   if (raw.length === 0) return { ok: false, reason: 'empty domain' };
   if (/[\s\x00-\x1f\x7f]/u.test(raw)) return { ok: false, reason: 'domain contains whitespace or control characters' };
-  let domain = raw.toLowerCase();
-  if (!ASCII.test(domain)) {
-    const ascii = domainToASCII(domain);
+  let domain: string;
+  if (ASCII.test(raw)) {
+    domain = raw.toLowerCase();
+  } else {
+    if (foldsToAscii(raw)) return { ok: false, reason: `domain "${printable(raw)}" has a character that lower-cases to ASCII` };
+    const lowered = raw.toLowerCase().normalize('NFC');
+    const ascii = domainToASCII(lowered);
     if (!ascii) return { ok: false, reason: `invalid internationalised domain "${printable(raw)}"` };
+    // UTS #46 maps some characters away (soft hyphen) or to others (full-width forms): such a
+    // domain would silently become another one, so it is refused and named.
+    const back = ascii.split('.').some((label) => label.startsWith('xn--')) ? domainToUnicode(ascii) : ascii;
+    if (back !== lowered) return { ok: false, reason: `domain "${printable(raw)}" changes under IDNA mapping (to "${printable(back)}")` };
     domain = ascii;
   }
   if (domain.startsWith('[')) return { ok: false, reason: 'address literals are not accepted' };
@@ -87,17 +106,27 @@ export function normaliseAddress(raw: string, domains?: DomainCache): AddressRes
   if (at < 0) return { ok: false, reason: 'no "@domain"' };
   const localRaw = raw.slice(0, at);
   if (localRaw.includes('@')) return { ok: false, reason: 'more than one "@"' };
+  // Tested before lower-casing: U+212A KELVIN SIGN lower-cases to an ASCII "k".
+  if (!PRINTABLE.test(localRaw)) return { ok: false, reason: 'non-ASCII local part' };
   const local = localRaw.toLowerCase();
-  if (!PRINTABLE.test(local)) return { ok: false, reason: 'non-ASCII local part' };
   if (local.startsWith('#')) return { ok: false, reason: 'local part starts with "#" (a comment in a Postfix table)' };
-  if (local.length > MAX_LOCAL) return { ok: false, reason: `local part longer than ${MAX_LOCAL} characters` };
-  if (!DOT_ATOM.test(local)) return { ok: false, reason: `local part "${printable(local)}" is not an RFC 5321 dot-atom` };
+  if (/[%!]/.test(local)) return { ok: false, reason: `local part "${printable(local)}" has "%" or "!" (source routing: refused)` };
+  if (!LOCAL_CHARS.test(local) || /^\.+$/.test(local)) return { ok: false, reason: `local part "${printable(local)}" is not an RFC 5321 dot-atom` };
   const domainRaw = raw.slice(at + 1);
   const domain = domains ? domains.normalise(domainRaw) : normaliseDomain(domainRaw);
   if (!domain.ok) return domain;
   const key = `${local}@${domain.domain}`;
   if (key.length > MAX_ADDRESS) return { ok: false, reason: `longer than ${MAX_ADDRESS} characters` };
-  return { ok: true, address: { key, local, domain: domain.domain } };
+  const warnings: string[] = [];
+  if (local.length > RFC_MAX_LOCAL) warnings.push(`local part of ${local.length} characters, over RFC 5321's ${RFC_MAX_LOCAL} (accepted: Postfix and Mailman take it)`);
+  if (!DOT_ATOM.test(local)) warnings.push(`local part "${printable(local)}" has a dot at an edge or two in a row (accepted: Postfix takes it with strict_rfc821_envelopes = no)`);
+  return { ok: true, address: { key, local, domain: domain.domain }, ...(warnings.length > 0 ? { warnings } : {}) };
+}
+
+/** True when a non-ASCII character of `text` lower-cases to ASCII (U+212A KELVIN SIGN to "k"). */
+function foldsToAscii(text: string): boolean {
+  for (const c of text) if (c.charCodeAt(0) > 0x7f && ASCII.test(c.toLowerCase())) return true;
+  return false;
 }
 
 /** The U-label form of an A-label domain (for gateways with SMTPUTF8), or the domain itself. */

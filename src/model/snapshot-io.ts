@@ -38,9 +38,9 @@ import {
 
 // ---------------------------------------------------------------- checks
 
-const MAX_LOCAL = 64;
 const MAX_ADDRESS = 254;
-const ATEXT = "[a-z0-9!#$%&'*+\\-/=?^_`{|}~]";
+/** What normaliseAddress leaves in a local part: atext without % and !, and dots. */
+const LOCAL_CHAR = "[a-z0-9#$&'*+\\-/=?^_`{|}~.]";
 /** Gateway names become directory names: no slash, no leading dot. */
 const GATEWAY_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$/;
 /** Printable ASCII without space, not a comment: a transport(5) next hop is one token. */
@@ -50,12 +50,12 @@ const SAFE_TEXT = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,255}$/u;
 
 /** A regular expression that matches exactly the valid normalised keys of one (validated) domain. */
 export function domainKeyPattern(domain: string): RegExp {
-  return new RegExp(`^(?!#)${ATEXT}+(?:\\.${ATEXT}+)*@${domain.replace(/[.-]/g, '\\$&')}$`);
+  return new RegExp(`^(?!#)(?!\\.+@)${LOCAL_CHAR}+@${domain.replace(/[.-]/g, '\\$&')}$`);
 }
 
 /** True when `key` is a normalised address of `domain`, as normaliseAddress would produce it. */
-function isKeyOf(key: string, pattern: RegExp, domainLength: number): boolean {
-  return key.length <= MAX_ADDRESS && key.length - domainLength - 1 <= MAX_LOCAL && pattern.test(key);
+function isKeyOf(key: string, pattern: RegExp): boolean {
+  return key.length <= MAX_ADDRESS && pattern.test(key);
 }
 
 /** Why `key` is not a normalised address, or null when it is one. */
@@ -420,7 +420,7 @@ function checkAddresses(addresses: unknown[], where: string, problems: Problems,
   let previous = '';
   for (let i = 0; i < addresses.length; i++) {
     const key = addresses[i];
-    if (pattern !== null && typeof key === 'string' && isKeyOf(key, pattern, domain.length)) {
+    if (pattern !== null && typeof key === 'string' && isKeyOf(key, pattern)) {
       if (ordered && compareLocals(previous, key, domain.length + 1) >= 0) ordered = false;
       previous = key;
       continue;
@@ -721,7 +721,7 @@ export function buildGatewayTables(snapshot: Snapshot): GatewayTable[] {
       const bucket = buckets.get(domain);
       let j = i;
       if (bucket) {
-        while (j < n && isKeyOf(addresses[j]!, bucket.pattern, domain.length)) j++;
+        while (j < n && isKeyOf(addresses[j]!, bucket.pattern)) j++;
         if (j === i) {
           throw new RcptsyncError(
             `${source.host} ${source.label}: address ${i}: "${printable(String(key))}": ${keyProblem(key) ?? 'invalid'}`,

@@ -24,7 +24,7 @@ describe('normaliseAddress', () => {
   });
 
   it('accepts the RFC 5321 dot-atom characters, +extensions and Mailman sub-addresses', () => {
-    for (const raw of ["o'brien@example.org", 'a+b@example.org', 'x_y-z.w@example.org', "!#$%&'*+-/=?^_`{|}~@example.org"]) {
+    for (const raw of ["o'brien@example.org", 'a+b@example.org', 'x_y-z.w@example.org', "a#$&'*+-/=?^_`{|}~@example.org"]) {
       expect(key(raw)).toBe(raw);
     }
   });
@@ -42,9 +42,9 @@ describe('normaliseAddress', () => {
     ['#comment@example.org', /#/],
     ['co:lon@example.org', /dot-atom/],
     ['a@b@example.org', /more than one/],
-    ['.lead@example.org', /dot-atom/],
-    ['trail.@example.org', /dot-atom/],
-    ['two..dots@example.org', /dot-atom/],
+    ['...@example.org', /dot-atom/],
+    ['a%b@example.org', /source routing/],
+    ['host!user@example.org', /source routing/],
     ['$(reboot)@example.org', /dot-atom/],
     ['semi;colon@example.org', /dot-atom/],
     ['café@example.org', /non-ASCII/],

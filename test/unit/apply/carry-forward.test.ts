@@ -1,0 +1,142 @@
+// Carrying a failed source forward (issue 7 §1): the last-known-good addresses
+// stand in for it within rcptsync_max_stale, with its old collection time and
+// the reason; without data for it, or past the limit, the run is refused whole.
+import { describe, expect, it } from 'vitest';
+import { carryForward, stampCollectedAt, StaleSourcesError } from '../../../src/apply/carry-forward.js';
+import type { SourceFailure } from '../../../src/collect/collect.js';
+import type { Snapshot, SourceRecord } from '../../../src/model/snapshot.js';
+
+const GATEWAYS: Snapshot['gateways'] = [
+  { name: 'mx1', smtputf8: false, domains: [{ domain: 'lists.example.org', nextHop: 'smtp:[lists1]:25', roleAddresses: true, allowEmpty: false }] },
+];
+const snapshot = (sources: SourceRecord[]): Snapshot => ({ format: 'rcptsync-snapshot', version: 1, sources, gateways: GATEWAYS });
+const record = (host: string, index: number, addresses: string[], extra: Partial<SourceRecord> = {}): SourceRecord => ({
+  host,
+  index,
+  type: 'mailman3',
+  label: `sources[${index}] (mailman3)`,
+  addresses,
+  refused: 0,
+  ...extra,
+});
+const failure = (host: string, index: number, extra: Partial<SourceFailure> = {}): SourceFailure => ({
+  host,
+  index,
+  type: 'mailman3',
+  label: `sources[${index}] (mailman3)`,
+  message: `${host}: SSH connection to 127.0.0.1:1 refused`,
+  hostKey: false,
+  ...extra,
+});
+const NOW = new Date('2026-12-01T12:00:00.000Z');
+const hours = (h: number): string => new Date(NOW.getTime() - h * 3_600_000).toISOString();
+
+describe('carryForward', () => {
+  const lastGood = snapshot([
+    record('lists1', 0, ['a@lists.example.org', 'b@lists.example.org'], { collectedAt: hours(5) }),
+    record('lists2', 0, ['c@lists.example.org'], { collectedAt: hours(5) }),
+  ]);
+
+  it('returns the collection as it is when nothing failed', () => {
+    const fresh = snapshot([record('lists1', 0, ['x@lists.example.org'])]);
+    expect(carryForward({ snapshot: fresh, failures: [], lastGood, maxStaleHours: () => 72, now: NOW })).toEqual({ snapshot: fresh, carried: [] });
+  });
+
+  it('uses the failed source\'s last-known-good addresses, keeps its collection time and names why', () => {
+    const fresh = snapshot([record('lists2', 0, ['c@lists.example.org', 'new@lists.example.org'])]);
+    const result = carryForward({ snapshot: fresh, failures: [failure('lists1', 0)], lastGood, maxStaleHours: () => 72, now: NOW });
+    expect(result.snapshot.sources.map((s) => s.host)).toEqual(['lists1', 'lists2']);
+    expect(result.snapshot.sources[0]).toEqual({
+      ...record('lists1', 0, ['a@lists.example.org', 'b@lists.example.org']),
+      collectedAt: hours(5),
+      carriedForward: { reason: 'lists1: SSH connection to 127.0.0.1:1 refused', hostKey: false },
+    });
+    expect(result.snapshot.sources[1]!.addresses).toContain('new@lists.example.org');
+    expect(result.carried).toEqual([
+      {
+        host: 'lists1',
+        label: 'sources[0] (mailman3)',
+        reason: 'lists1: SSH connection to 127.0.0.1:1 refused',
+        hostKey: false,
+        addresses: 2,
+        since: hours(5),
+        staleHours: 5,
+        maxStaleHours: 72,
+      },
+    ]);
+  });
+
+  it('marks a host key problem', () => {
+    const result = carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0, { hostKey: true })], lastGood, maxStaleHours: () => 72, now: NOW });
+    expect(result.snapshot.sources[0]!.carriedForward).toEqual({ reason: 'lists1: SSH connection to 127.0.0.1:1 refused', hostKey: true });
+    expect(result.carried[0]!.hostKey).toBe(true);
+  });
+
+  it('keeps the first failure\'s collection time across runs (a carried state carried again)', () => {
+    const carriedState = snapshot([record('lists1', 0, ['a@lists.example.org'], { collectedAt: hours(70), carriedForward: { reason: 'old', hostKey: false } })]);
+    const result = carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0)], lastGood: carriedState, maxStaleHours: () => 72, now: NOW });
+    expect(result.carried[0]!.since).toBe(hours(70));
+    expect(() => carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0)], lastGood: carriedState, maxStaleHours: () => 69, now: NOW })).toThrow(
+      /older than rcptsync_max_stale \(69 h\)/,
+    );
+  });
+
+  it('refuses, naming the source and what to do, with no state or no data for it, or another type at its index', () => {
+    const run = (last: Snapshot | undefined, f: SourceFailure) => () => carryForward({ snapshot: snapshot([]), failures: [f], lastGood: last, maxStaleHours: () => 72, now: NOW });
+    expect(run(undefined, failure('lists1', 0))).toThrow(StaleSourcesError);
+    expect(run(undefined, failure('lists1', 0))).toThrow(/lists1: sources\[0\] \(mailman3\): failed \(.*\) and cannot be carried forward: the last-known-good state has no data for it .* take it out of rcptsync_sources/);
+    expect(run(lastGood, failure('lists1', 1))).toThrow(/no data for it/);
+    expect(run(lastGood, failure('lists1', 0, { type: 'aliases' }))).toThrow(/no data for it/);
+  });
+
+  it('applies each failure\'s own limit and reports every refusal at once', () => {
+    let error: unknown;
+    try {
+      carryForward({
+        snapshot: snapshot([]),
+        failures: [failure('lists1', 0), failure('lists2', 0), failure('lists3', 0)],
+        lastGood,
+        maxStaleHours: (f) => (f.host === 'lists1' ? 4 : 72),
+        now: NOW,
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(StaleSourcesError);
+    const refusals = (error as StaleSourcesError).refusals;
+    expect(refusals).toHaveLength(2);
+    expect(refusals[0]).toMatch(/^lists1: .*its last good data is from .* \(5\.0 h ago\), older than rcptsync_max_stale \(4 h\)/);
+    expect(refusals[1]).toMatch(/^lists3: .*no data for it/);
+    expect((error as StaleSourcesError).failures).toHaveLength(3);
+  });
+
+  it('falls back to the state file\'s time for a state written without collection times', () => {
+    const old = snapshot([record('lists1', 0, ['a@lists.example.org'])]);
+    const within = carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0)], lastGood: old, lastGoodWritten: new Date(hours(2)), maxStaleHours: () => 72, now: NOW });
+    expect(within.carried[0]!.since).toBe(hours(2));
+    expect(() => carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0)], lastGood: old, maxStaleHours: () => 72, now: NOW })).toThrow(/an unknown time/);
+  });
+
+  it('does not carry held removals as if they were the source', () => {
+    const withHeld = snapshot([
+      record('lists1', 0, ['a@lists.example.org'], { collectedAt: hours(1) }),
+      record('lists1', 0, ['gone@lists.example.org'], { held: true }),
+    ]);
+    const result = carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0)], lastGood: withHeld, maxStaleHours: () => 72, now: NOW });
+    expect(result.snapshot.sources.map((s) => s.addresses)).toEqual([['a@lists.example.org']]);
+  });
+});
+
+describe('stampCollectedAt', () => {
+  it('stamps the sources collected now and leaves carried and held ones as they are', () => {
+    const stamped = stampCollectedAt(
+      snapshot([
+        record('lists1', 0, []),
+        record('lists2', 0, [], { collectedAt: hours(9), carriedForward: { reason: 'down', hostKey: false } }),
+        record('lists2', 0, [], { held: true }),
+      ]),
+      NOW,
+    );
+    expect(stamped.sources.map((s) => s.collectedAt)).toEqual([NOW.toISOString(), hours(9), undefined]);
+  });
+});
