@@ -57,7 +57,8 @@ describe('diffTables', () => {
     expect(plan.gateways[0]!.domains[0]).toMatchObject({ added: ['B@a.org', 'a.b@a.org'], removed: ['a.c@a.org'], unchanged: 1 });
   });
 
-  it('is linear enough for 1,000,000 entries', () => {
+  // Exact on a million entries; how fast is bench/plan.mjs's business, not a test's.
+  it('diffs 1,000,000 entries exactly', () => {
     const before: string[] = [];
     const after: string[] = [];
     for (let i = 0; i < 1_000_000; i++) {
@@ -65,13 +66,11 @@ describe('diffTables', () => {
       if (i % 200 !== 0) before.push(key);
       if (i % 200 !== 1) after.push(key);
     }
-    const started = performance.now();
     const plan = diffTables(tables({ mx1: { 'big.example.org': before } }), tables({ mx1: { 'big.example.org': after } }));
-    const elapsed = performance.now() - started;
-    expect(plan.totals.added).toBe(5000);
-    expect(plan.totals.removed).toBe(5000);
-    expect(plan.totals.unchanged).toBe(990_000);
-    // Generous: a quadratic diff would take minutes here.
-    expect(elapsed).toBeLessThan(5000);
+    expect(plan.totals).toMatchObject({ added: 5000, removed: 5000, unchanged: 990_000, before: 995_000, after: 995_000 });
+    const domain = plan.gateways[0]!.domains[0]!;
+    const key = (i: number): string => `user${String(i).padStart(7, '0')}@big.example.org`;
+    expect(domain.added).toEqual(Array.from({ length: 5000 }, (_, n) => key(200 * n)));
+    expect(domain.removed).toEqual(Array.from({ length: 5000 }, (_, n) => key(200 * n + 1)));
   });
 });
