@@ -116,7 +116,7 @@ def main(argv):
             for where in catch_alls:
                 errors.append('%s: catch-all entry; it would accept every recipient of its domain' % where)
             for where in routing:
-                errors.append('%s: a "%%" or "!" in the address is sender-specified routing; refused' % where)
+                errors.append('%s: a %% or ! in the local part is sender-specified routing (user%%host@, host!user@); refused' % where)
     print(json.dumps(result))
     return 0
 
