@@ -210,6 +210,11 @@ async function collectSource(
     }
     for (const message of result.warnings ?? []) emit({ event: 'address-warning', ...place, line: candidate.line, message });
     const { local, domain } = result.address;
+    // A list server speaks only for its own domains, when it declares them.
+    if (server.domains && !server.domains.has(domain)) {
+      refuse(candidate.line, `domain ${domain} is not one of ${server.name}'s rcptsync_domains`, candidate.address);
+      continue;
+    }
     let locals = byDomain.get(domain);
     if (!locals) byDomain.set(domain, (locals = new Set()));
     locals.add(local);

@@ -1,5 +1,5 @@
 import { collect } from '../collect/collect.js';
-import { loadInventory, maxStaleHoursOf } from '../inventory/load.js';
+import { loadInventory, maxStaleHoursOf, unboundListServerWarnings } from '../inventory/load.js';
 import type { Io } from './io.js';
 import { collectOptions, helpText, integerOption, inventoryOptions, inventorySource, parseOptions, renderOptions, safetyOptions } from './options.js';
 import { publish, withMetrics } from './publish.js';
@@ -31,6 +31,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     });
     const summary = collectionSummary(snapshot, refused.length);
     reporter.result(summary.text, summary.data);
+    for (const warning of unboundListServerWarnings(inventory)) reporter.info(`warning: ${warning}`);
     const outcome = await publish(snapshot, inventory.policies, values, reporter, {
       failures,
       maxStaleHours: (failure) => maxStaleHoursOf(inventory, failure.host, failure.index),

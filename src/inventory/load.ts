@@ -65,6 +65,7 @@ function buildListServer(name: string, vars: Record<string, unknown>, env: NodeJ
     commandTimeoutMs: Math.round(num('rcptsync_command_timeout', DEFAULTS.commandTimeoutSeconds) * 1000),
     maxOutputBytes: num('rcptsync_max_output_bytes', DEFAULTS.maxOutputBytes),
     maxStaleHours: num('rcptsync_max_stale', DEFAULTS.maxStaleHours),
+    ...(Array.isArray(vars['rcptsync_domains']) ? { domains: new Set((vars['rcptsync_domains'] as string[]).map(aLabel)) } : {}),
   };
 }
 
@@ -174,4 +175,14 @@ export function maxStaleHoursOf(inventory: Inventory, host: string, index: numbe
   const server = inventory.listServers.find((s) => s.name === host);
   const own = server?.sources[index]?.['max_stale'];
   return typeof own === 'number' ? own : (server?.maxStaleHours ?? DEFAULTS.maxStaleHours);
+}
+
+/** One line per list server that may add addresses to every relayed domain (no rcptsync_domains). */
+export function unboundListServerWarnings(inventory: Inventory): string[] {
+  return inventory.listServers
+    .filter((server) => server.domains === undefined)
+    .map(
+      (server) =>
+        `${server.name}: no rcptsync_domains: its sources may add addresses to every relayed domain, including domains routed to other backends; declare the domains it serves (recommended)`,
+    );
 }

@@ -15,6 +15,8 @@ export interface ListServer {
   maxOutputBytes: number;
   /** `rcptsync_max_stale`: how long a failing source may be carried forward. */
   maxStaleHours: number;
+  /** `rcptsync_domains` (A-labels): the only domains this server may add addresses to; undefined: any. */
+  domains?: ReadonlySet<string>;
 }
 
 /** Safety thresholds (issue 4); per gateway with per-domain overrides. */

@@ -81,6 +81,7 @@ export function checkInventory(
     checkSsh(vars, report.bind(null, host));
     checkConnection(vars, report.bind(null, host));
     checkSources(own['rcptsync_sources'], report.bind(null, host));
+    checkServerDomains(own['rcptsync_domains'], report.bind(null, host));
   }
   for (const host of gateways) {
     const own = pick(resolved.hostvars[host] ?? {}, schemas.gatewayVariables);
@@ -149,6 +150,19 @@ function convertError(error: ErrorObject, role: string): { path: VarPath; messag
     default:
       return { path, message: error.message ?? `fails ${error.keyword}` };
   }
+}
+
+/** `rcptsync_domains`: valid domains, unique after IDN normalisation. */
+function checkServerDomains(domains: unknown, report: Report): void {
+  if (!Array.isArray(domains)) return;
+  const seen = new Map<string, number>();
+  domains.forEach((domain, i) => {
+    if (typeof domain !== 'string') return;
+    const result = normaliseDomain(domain);
+    if (!result.ok) report(['rcptsync_domains', i], `invalid domain: ${result.reason}`);
+    else if (seen.has(result.domain)) report(['rcptsync_domains', i], `${result.domain} appears twice (also at [${seen.get(result.domain)}])`);
+    else seen.set(result.domain, i);
+  });
 }
 
 /** Rules beyond the schema for each source object (only where the schema's types hold). */

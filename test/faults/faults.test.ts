@@ -234,6 +234,35 @@ describe('bad lines are refused one by one', () => {
   });
 });
 
+describe('a list server speaks only for its own domains', () => {
+  const twoDomains = (name: string, listVars: Vars) =>
+    inv(
+      name,
+      [...mailman(`cat ${join(dir, 'lists.txt')}`), { type: 'command', command: "printf 'ceo@corp.example.test\\nhelp@lists.example.test\\n'" }],
+      listVars,
+      { rcptsync_relay_domains: { 'lists.example.test': 'smtp:[10.0.0.1]:25', 'corp.example.test': 'smtp:[10.0.0.2]:25' } },
+    );
+
+  it('with rcptsync_domains, an address in another domain is refused line by line', () => {
+    const result = sync(twoDomains('bound', { rcptsync_domains: ['lists.example.test'] }));
+    expect(result.stderr).toMatch(/warning: lists1: sources\[1\] \(command\): line 1: domain corp\.example\.test is not one of lists1's rcptsync_domains: "ceo@corp\.example\.test" \(skipped\)/);
+    expect(result.stderr).not.toMatch(/no rcptsync_domains/);
+    // corp.example.test now has no source: the gateway would relay an empty domain, which is an error.
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/corp\.example\.test: no source provides any address/);
+  });
+
+  it('without it, nothing is refused and the run warns, naming the list server', () => {
+    const result = sync(twoDomains('unbound', {}));
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/warning: lists1: no rcptsync_domains: its sources may add addresses to every relayed domain/);
+    expect(tableKeys(join(out, 'mx1', 'relay_recipients'))).toContain('ceo@corp.example.test');
+    const validate = rcptsync(['validate', '--inventory-json', twoDomains('unbound-validate', {})]);
+    expect(validate.status).toBe(0);
+    expect(validate.stderr).toMatch(/warning: lists1: no rcptsync_domains/);
+  });
+});
+
 describe('a source shrinks: the removals are held, the additions ship', () => {
   it('a source suddenly returning zero entries: everything it had is held', () => {
     writeFileSync(join(dir, 'none.txt'), 'No matching mailing lists found\n');
