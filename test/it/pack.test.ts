@@ -82,6 +82,7 @@ beforeAll(() => {
       '    list_servers:',
       '      hosts:',
       '        lists1:',
+      '          rcptsync_domains: [lists.example.org]',
       '          rcptsync_sources:',
       '            - type: static',
       '              addresses: [announce@lists.example.org, press@lists.example.org]',
