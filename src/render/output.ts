@@ -13,6 +13,45 @@ export interface FileFigures {
   bytes: number;
   /** Non-comment, non-blank lines (Postfix tables only). */
   entries: number;
+  /** The address lists written by {{table}}, in order (identity: each is a domain's list). */
+  tables: ReadonlyArray<readonly string[]>;
+  /** Entry lines the template wrote itself, outside any {{table}}. */
+  literalEntries: number;
+  /** With `digestLiteralKeys`: an order-independent digest of those lines' keys (see keyDigest). */
+  literalDigest?: KeyDigest;
+}
+
+/**
+ * An order-independent digest of a multiset of keys: count, and the sum and the
+ * xor of two 32-bit FNV-1a hashes of each. Equal digests of two key lists mean
+ * the same keys, barring a crafted collision (templates are the operator's own
+ * configuration, not hostile input): what it catches is a mistake.
+ */
+export class KeyDigest {
+  count = 0;
+  private sumA = 0;
+  private sumB = 0;
+  private xorA = 0;
+  private xorB = 0;
+
+  add(key: string): void {
+    let a = 0x811c9dc5;
+    let b = 0x01000193;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x811c9dc5) ^ (b >>> 15);
+    }
+    this.count++;
+    this.sumA = (this.sumA + (a >>> 0)) % 0x100000000;
+    this.sumB = (this.sumB + (b >>> 0)) % 0x100000000;
+    this.xorA ^= a;
+    this.xorB ^= b;
+  }
+
+  equals(other: KeyDigest): boolean {
+    return this.count === other.count && this.sumA === other.sumA && this.sumB === other.sumB && this.xorA === other.xorA && this.xorB === other.xorB;
+  }
 }
 
 export type FileKind = 'postfix-table' | 'yaml';
@@ -79,7 +118,7 @@ export function writeRenderedFile(
   file: string,
   output: string,
   tables: PendingTable[],
-  options: { kind: FileKind; refuseCatchAll: boolean; where: string },
+  options: { kind: FileKind; refuseCatchAll: boolean; where: string; digestLiteralKeys?: boolean },
 ): FileFigures {
   const fail = (message: string): never => {
     throw new RcptsyncError(`template ${options.where}: ${message}`, ExitCode.usage);
@@ -87,6 +126,9 @@ export function writeRenderedFile(
   const parts = splitOnTables(output);
   const writer = new HashingWriter(file);
   let entries = 0;
+  let literalEntries = 0;
+  const literalDigest = options.digestLiteralKeys ? new KeyDigest() : undefined;
+  const written: Array<readonly string[]> = [];
   let endsWithNewline = true;
   try {
     for (let p = 0; p < parts.length; p++) {
@@ -94,6 +136,7 @@ export function writeRenderedFile(
         const table = tables[Number(parts[p])];
         if (!table) fail('output contains a table marker that no {{table}} call produced');
         entries += writeTable(writer, table!);
+        written.push(table!.addresses);
         endsWithNewline = false;
         continue;
       }
@@ -106,7 +149,9 @@ export function writeRenderedFile(
         fail('{{table}} must stand alone on its line');
       }
       if (options.kind === 'postfix-table') {
-        entries += scanTableText(text, afterTable ? 1 : 0, options.refuseCatchAll, fail);
+        const literal = scanTableText(text, afterTable ? 1 : 0, options.refuseCatchAll, fail, literalDigest);
+        entries += literal;
+        literalEntries += literal;
       }
       if (text !== '') {
         writer.write(text);
@@ -118,7 +163,7 @@ export function writeRenderedFile(
     writer.abandon();
     throw error;
   }
-  return { ...writer.close(), entries };
+  return { ...writer.close(), entries, tables: written, literalEntries, ...(literalDigest ? { literalDigest } : {}) };
 }
 
 function writeTable(writer: HashingWriter, table: PendingTable): number {
@@ -135,7 +180,7 @@ function writeTable(writer: HashingWriter, table: PendingTable): number {
 }
 
 /** Count entry lines in template text and refuse lines Postfix would read differently than we count them. */
-function scanTableText(text: string, from: number, refuseCatchAll: boolean, fail: (message: string) => never): number {
+function scanTableText(text: string, from: number, refuseCatchAll: boolean, fail: (message: string) => never, keys?: KeyDigest): number {
   let count = 0;
   let i = from;
   while (i < text.length) {
@@ -148,11 +193,19 @@ function scanTableText(text: string, from: number, refuseCatchAll: boolean, fail
       } else if (first !== 35) {
         if (refuseCatchAll && first === 64) fail('a line starts with "@": a catch-all never goes into relay_recipients');
         count++;
+        if (keys) keys.add(firstToken(text, i, end));
       }
     }
     i = end + 1;
   }
   return count;
+}
+
+/** The key of an entry line: up to the first ASCII whitespace (Postfix splits there, and only there). */
+function firstToken(text: string, from: number, end: number): string {
+  let i = from;
+  while (i < end && !isBlank(text.charCodeAt(i))) i++;
+  return text.slice(from, i);
 }
 
 /** Whitespace as Python's bytes.strip() sees it (the Ansible role counts with that), LF aside. */

@@ -16,8 +16,19 @@ import { unicodeDomain } from '../model/address.js';
 import { buildGatewayTables, checkSnapshotSettings, compareCodePoints, type GatewayTable } from '../model/snapshot-io.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { MANIFEST_VERSION, serialiseManifest, type GatewayManifest, type Manifest, type TableFileEntry } from './manifest.js';
-import { writeRenderedFile, type FileFigures } from './output.js';
-import { MANIFEST_FILE, MANIFEST_FORMAT, assertReplaceable, recoverInterruptedSwap, swapInTree, syncDirectory, treePaths, type SwapStep } from './swap.js';
+import { KeyDigest, writeRenderedFile, type FileFigures } from './output.js';
+import {
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  acquireRenderLock,
+  assertReplaceable,
+  recoverInterruptedSwap,
+  swapInTree,
+  syncDirectory,
+  treePaths,
+  type SwapStep,
+  type TreePaths,
+} from './swap.js';
 import { loadTemplates, trustAddressList, type RenderedFile } from './templates.js';
 
 export type RenderStep = 'written' | SwapStep;
@@ -196,7 +207,17 @@ function emptyDomainProblems(tables: GatewayTable[]): ConfigProblem[] {
 /** Render the snapshot into outDir, atomically. */
 export async function renderTree(snapshot: Snapshot, options: RenderOptions): Promise<RenderSummary> {
   const paths = treePaths(options.outDir);
-  const recovered = recoverInterruptedSwap(paths.outDir);
+  mkdirSync(paths.parent, { recursive: true });
+  const lock = acquireRenderLock(paths.outDir);
+  try {
+    return await renderLocked(snapshot, options, paths);
+  } finally {
+    lock.release();
+  }
+}
+
+async function renderLocked(snapshot: Snapshot, options: RenderOptions, paths: TreePaths): Promise<RenderSummary> {
+  const recovered = recoverInterruptedSwap(paths.outDir, { lockHeld: true });
   assertReplaceable(paths.outDir);
   checkSnapshotSettings(snapshot);
   const templates = loadTemplates(options.templatesDir);
@@ -205,7 +226,6 @@ export async function renderTree(snapshot: Snapshot, options: RenderOptions): Pr
   if (empty.length > 0) throw new ConfigError(empty);
   const contexts = gatewayContexts(snapshot, tables);
 
-  mkdirSync(paths.parent, { recursive: true });
   mkdirSync(paths.newDir);
   const manifest: Manifest = { format: MANIFEST_FORMAT, version: MANIFEST_VERSION, gateways: {} };
   try {
@@ -218,16 +238,11 @@ export async function renderTree(snapshot: Snapshot, options: RenderOptions): Pr
         figures[file] = writeRenderedFile(path.join(dir, file), output, pending, {
           kind: file === 'vars.yml' ? 'yaml' : 'postfix-table',
           refuseCatchAll: file === 'relay_recipients',
+          digestLiteralKeys: file === 'relay_recipients',
           where: templates.origin(file),
         });
       }
-      // A custom template must not drop (or repeat) addresses: a smaller map rejects valid mail.
-      if (figures.relay_recipients.entries !== context.totals.entries) {
-        throw new RcptsyncError(
-          `template ${templates.origin('relay_recipients')}: gateway ${context.gateway}: rendered ${figures.relay_recipients.entries} entries, expected ${context.totals.entries}`,
-          ExitCode.usage,
-        );
-      }
+      checkRecipientsTemplate(templates.origin('relay_recipients'), context, figures.relay_recipients);
       syncDirectory(dir);
       manifest.gateways[context.gateway] = gatewayManifest(context, figures);
     }
@@ -247,13 +262,38 @@ export async function renderTree(snapshot: Snapshot, options: RenderOptions): Pr
   };
 }
 
-function swap(paths: ReturnType<typeof treePaths>, onStep?: (step: RenderStep) => void): void {
+/**
+ * A custom template must not drop, repeat or replace addresses: a smaller map
+ * rejects valid mail, and equal counts prove nothing (one domain's table twice
+ * and another's not at all). Each domain's list written through {{table}} counts
+ * once at most; the keys of the lines the template wrote itself must be exactly
+ * the addresses of the other domains.
+ */
+function checkRecipientsTemplate(where: string, context: GatewayContext, figures: FileFigures): void {
+  const fail = (message: string): never => {
+    throw new RcptsyncError(`template ${where}: gateway ${context.gateway}: ${message}`, ExitCode.usage);
+  };
+  const times = new Map<readonly string[], number>();
+  for (const list of figures.tables) times.set(list, (times.get(list) ?? 0) + 1);
+  const expectedLiteral = new KeyDigest();
+  for (const d of context.domains) {
+    const n = times.get(d.addresses) ?? 0;
+    if (n > 1) fail(`relay_recipients writes the table of ${d.domain} ${n} times`);
+    if (n === 0) for (const key of d.addresses) expectedLiteral.add(key);
+  }
+  if (figures.entries !== context.totals.entries) fail(`rendered ${figures.entries} entries, expected ${context.totals.entries}`);
+  if (figures.literalDigest && !figures.literalDigest.equals(expectedLiteral)) {
+    fail('the addresses in relay_recipients are not the ones collected (a template may reorder them, never replace them)');
+  }
+}
+
+function swap(paths: TreePaths, onStep?: (step: RenderStep) => void): void {
   try {
     swapInTree(paths, onStep);
   } catch (error) {
     // A failed second rename: put the old tree back rather than leave no tree.
     try {
-      recoverInterruptedSwap(paths.outDir);
+      recoverInterruptedSwap(paths.outDir, { lockHeld: true });
     } catch {
       // The next run repairs it.
     }

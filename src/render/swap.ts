@@ -13,8 +13,15 @@
  * A crash in that window leaves `.old-<pid>` and no outDir, and the next run
  * restores it first (recoverInterruptedSwap). A crash after the second rename
  * only leaves a stale `.old-<pid>`, removed by the next run.
+ *
+ * Renders of one tree are serialised by a lock file `.<name>.lock` beside it,
+ * naming its holder by pid and the process's start time: a holder that is gone,
+ * or a pid now used by another process, is a stale lock and is taken over. With
+ * the lock held, every leftover temporary tree is stale, whatever process its
+ * pid now names.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, RcptsyncError } from '../errors.js';
 
@@ -66,16 +73,19 @@ function isAlive(pid: number): boolean {
  * Refuses to run while another live process is rendering the same tree.
  * Returns what it did, for the log.
  */
-export function recoverInterruptedSwap(outDir: string): string[] {
-  const paths = treePaths(outDir);
-  const found = leftovers(paths);
-  const live = found.find((entry) => isAlive(entry.pid));
-  if (live) {
-    throw new RcptsyncError(
-      `another rcptsync (pid ${live.pid}) is rendering ${paths.outDir}: ${live.dir} exists; if no such process runs, remove that directory`,
-      ExitCode.runtime,
-    );
+export function recoverInterruptedSwap(outDir: string, options: { lockHeld?: boolean } = {}): string[] {
+  if (!options.lockHeld) {
+    if (!existsSync(path.dirname(path.resolve(outDir)))) return [];
+    const lock = acquireRenderLock(outDir);
+    try {
+      return recoverInterruptedSwap(outDir, { lockHeld: true });
+    } finally {
+      lock.release();
+    }
   }
+  const paths = treePaths(outDir);
+  // Holding the lock, no other render of this tree runs: every leftover is stale, whatever its pid names now.
+  const found = leftovers(paths);
   const actions: string[] = [];
   if (!existsSync(paths.outDir)) {
     const olds = found.filter((entry) => entry.kind === 'old').sort((a, b) => statSync(b.dir).mtimeMs - statSync(a.dir).mtimeMs);
@@ -92,6 +102,76 @@ export function recoverInterruptedSwap(outDir: string): string[] {
     actions.push(`removed ${entry.dir} left by an interrupted run`);
   }
   return actions;
+}
+
+/** The start time of a process in clock ticks since boot (Linux), to tell a reused pid from its first owner. */
+function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22, counted after the command name, which may itself hold spaces and parentheses.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RenderLock {
+  file: string;
+  release(): void;
+}
+
+/**
+ * Take the render lock of `outDir`; a stale one (its holder gone, or its pid now
+ * another process) is taken over. Throws when a live rcptsync holds it.
+ */
+export function acquireRenderLock(outDir: string): RenderLock {
+  const paths = treePaths(outDir);
+  const file = path.join(paths.parent, `.${path.basename(paths.outDir)}.lock`);
+  const token = randomBytes(8).toString('hex');
+  const content = `${process.pid} ${processStartTime(process.pid) ?? '-'} ${token}\n`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o644);
+      try {
+        writeSync(fd, content);
+      } finally {
+        closeSync(fd);
+      }
+      return {
+        file,
+        release: () => {
+          try {
+            if (readFileSync(file, 'utf8') === content) rmSync(file, { force: true });
+          } catch {
+            // Already gone.
+          }
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder: string;
+    try {
+      holder = readFileSync(file, 'utf8');
+    } catch {
+      continue; // released meanwhile
+    }
+    const [pidText, started] = holder.split(' ');
+    const pid = Number(pidText);
+    const current = Number.isSafeInteger(pid) && pid > 0 && isAlive(pid) ? processStartTime(pid) : undefined;
+    const live = Number.isSafeInteger(pid) && pid > 0 && isAlive(pid) && (started === '-' || current === undefined || current === started);
+    if (live) {
+      throw new RcptsyncError(`another rcptsync (pid ${pid}) is rendering ${paths.outDir}: it holds ${file}; if no such process runs, remove that file`, ExitCode.runtime);
+    }
+    // Stale: moved aside (one process wins the rename), then the next attempt creates ours.
+    try {
+      renameSync(file, `${file}.stale-${token}`);
+      rmSync(`${file}.stale-${token}`, { force: true });
+    } catch {
+      // Someone else took it over first; try again.
+    }
+  }
+  throw new RcptsyncError(`cannot take the render lock ${file}: it keeps changing hands`, ExitCode.runtime);
 }
 
 /** Refuse to replace a directory that rcptsync did not render: it may hold someone's work. */

@@ -13,7 +13,15 @@
  * Shared by the sources that read tables (postfix_map, Mailman's postfix_lmtp and
  * postfix_vmap, Mailman 2's virtual-mailman). What to make of a key is theirs.
  */
-import { isBlank, isComment, type ResultBuilder } from './result.js';
+import type { ResultBuilder } from './result.js';
+
+// Postfix splits and trims on ASCII whitespace only (ISSPACE): a no-break space
+// (U+00A0) or an ideographic space is part of the key, and so is refused with it.
+const ASCII_SPACE = /[ \t\n\v\f\r]/;
+const LEADING_SPACE = /^[ \t\n\v\f\r]/;
+const ONLY_SPACE = /^[ \t\n\v\f\r]*$/;
+const TRAILING_SPACE = /[ \t\n\v\f\r]+$/;
+const LEADING_SPACE_RUN = /^[ \t\n\v\f\r]+/;
 
 export class PostfixTableReader {
   /** A key seen alone on its line, waiting for a continuation to give it a value. */
@@ -26,8 +34,8 @@ export class PostfixTableReader {
   ) {}
 
   line(text: string, lineNumber: number): void {
-    if (isBlank(text) || isComment(text)) return;
-    if (/^\s/u.test(text)) {
+    if (ONLY_SPACE.test(text) || text.replace(LEADING_SPACE_RUN, '').startsWith('#')) return;
+    if (LEADING_SPACE.test(text)) {
       if (!this.seenEntry) {
         this.out.problemWithText(lineNumber, 'continuation line before any entry', text);
       } else if (this.pending) {
@@ -39,8 +47,8 @@ export class PostfixTableReader {
     }
     this.flushPending();
     this.seenEntry = true;
-    const trimmed = text.trimEnd();
-    const space = trimmed.search(/\s/u);
+    const trimmed = text.replace(TRAILING_SPACE, '');
+    const space = trimmed.search(ASCII_SPACE);
     const key = space < 0 ? trimmed : trimmed.slice(0, space);
     if (space < 0) {
       this.pending = { key, line: lineNumber };

@@ -124,7 +124,7 @@ describe('what passes the checks, and how it is counted', () => {
   test('the figures are those of the bytes on disk, and a missing final newline is added', () => {
     const { figures, bytes, text } = write('# h\na@x.example OK');
     expect(text).toBe('# h\na@x.example OK\n');
-    expect(figures).toEqual({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, entries: 1 });
+    expect(figures).toMatchObject({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, entries: 1 });
     const after = write(`# h\n${marker(0)}`, [table(['a@x.example', 'b@x.example'], 'RELAY')]);
     expect(after.text).toBe('# h\na@x.example RELAY\nb@x.example RELAY\n');
     expect(after.figures.entries).toBe(2);
@@ -138,7 +138,7 @@ describe('what passes the checks, and how it is counted', () => {
     const expected = `${big}${addresses.map((a) => `${a} OK\n`).join('')}z@y.example OK\n`;
     expect(text.length).toBe(expected.length);
     expect(text === expected).toBe(true);
-    expect(figures).toEqual({ sha256: createHash('sha256').update(expected).digest('hex'), bytes: Buffer.byteLength(expected), entries: 10_002 });
+    expect(figures).toMatchObject({ sha256: createHash('sha256').update(expected).digest('hex'), bytes: Buffer.byteLength(expected), entries: 10_002 });
     expect(bytes.length).toBe(figures.bytes);
   });
 

@@ -43,8 +43,9 @@ function readTree(dir: string): Map<string, Buffer> {
   return files;
 }
 
+/** What lies beside the tree, but the render lock a killed run leaves (the lock tests below cover it). */
 function siblings(outDir: string): string[] {
-  return readdirSync(path.dirname(outDir)).filter((entry) => entry !== path.basename(outDir));
+  return readdirSync(path.dirname(outDir)).filter((entry) => entry !== path.basename(outDir) && entry !== `.${path.basename(outDir)}.lock`);
 }
 
 function shuffled<T>(items: readonly T[], seed: number): T[] {
@@ -240,6 +241,11 @@ describe('custom templates', () => {
   test('a template that drops addresses, writes a catch-all, or misuses table is refused', async () => {
     const cases: Record<string, RegExp> = {
       '{{#each domains}}\n{{#if @first}}\n{{table addresses "OK"}}\n{{/if}}\n{{/each}}\n': /expected/,
+      // The right count, the wrong addresses: one domain's table twice, another's not at all.
+      '{{#each domains}}\n{{#if @first}}\n{{table addresses "OK"}}\n{{table addresses "OK"}}\n{{/if}}\n{{#if @last}}{{else}}{{#unless @first}}\n{{table addresses "OK"}}\n{{/unless}}{{/if}}\n{{/each}}\n':
+        /table of .* 2 times|expected/,
+      // Literal lines with the right count but other keys.
+      '{{#each domains}}\n{{#each addresses}}\nx{{@index}}{{this}} OK\n{{/each}}\n{{/each}}\n': /not the ones collected/,
       '@lists.example.org OK\n{{#each domains}}\n{{table addresses "OK"}}\n{{/each}}\n': /catch-all/,
       '{{#each domains}}\n{{table sources "OK"}}\n{{/each}}\n': /table helper/,
       '{{#each domains}}\nx {{table addresses "OK"}}\n{{/each}}\n': /alone on its line/,
@@ -381,6 +387,47 @@ describe('atomic replacement', () => {
       await renderTree(fixtureSnapshot(), { outDir });
       expect(siblings(outDir)).toEqual([]);
     });
+  });
+});
+
+describe('the render lock', () => {
+  const lockOf = (outDir: string): string => path.join(path.dirname(outDir), `.${path.basename(outDir)}.lock`);
+  const startTime = (pid: number): string => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+  };
+
+  test('is released after a render', async () => {
+    const outDir = freshDir();
+    await renderTree(fixtureSnapshot(), { outDir });
+    expect(existsSync(lockOf(outDir))).toBe(false);
+  });
+
+  test('a stale lock and leftovers whose pid now names another live process do not block the next render', async () => {
+    const outDir = freshDir();
+    await renderTree(fixtureSnapshot(), { outDir });
+    // The pid of a live process (our parent), with a start time that is not its own: a reused pid.
+    writeFileSync(lockOf(outDir), `${process.ppid} 1 0123456789abcdef\n`);
+    mkdirSync(treePaths(outDir, process.ppid).newDir);
+    const summary = await renderTree(fixtureSnapshot(), { outDir });
+    expect(summary.recovered.join('\n')).toMatch(/removed .*\.new-/);
+    expect(siblings(outDir)).toEqual([]);
+    expect(existsSync(lockOf(outDir))).toBe(false);
+  });
+
+  test('a lock held by a live process refuses the render and names it', async () => {
+    const outDir = freshDir();
+    await renderTree(fixtureSnapshot(), { outDir });
+    const before = readTree(outDir);
+    const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      writeFileSync(lockOf(outDir), `${holder.pid} ${startTime(holder.pid!)} 0123456789abcdef\n`);
+      await expect(renderTree(fixtureSnapshot(), { outDir })).rejects.toThrow(new RegExp(`another rcptsync \\(pid ${holder.pid}\\) is rendering`));
+      expect(readTree(outDir)).toEqual(before);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });
 
