@@ -56,9 +56,17 @@ export const MAILMAN_CONFIG: "/etc/mailman3/mailman.cfg";
  * @property {string[]} [lists] lists to create at start (default INITIAL_LISTS)
  * @property {Record<string, unknown>} [gatewayVars] extra variables for the mail_gateways group
  * @property {Record<string, unknown>} [extraVars] extra playbook variables (merged into extra-vars.yml)
+ * @property {Record<string, GatewaySite>} [gatewaySites] per gateway name: the site's own Postfix configuration
+ *   before rcptsync (a gateway that already carries mail)
  * @property {(message: string) => void} [log] progress messages
  * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
+ */
+/**
+ * @typedef {object} GatewaySite
+ * @property {string[]} mainCf lines appended to the gateway's main.cf, e.g. its own relay_domains
+ * @property {Record<string, string>} [files] files under the gateway's /etc/postfix (relative path to content),
+ *   e.g. its own recipient table
  */
 /**
  * @typedef {object} LabNetwork
@@ -76,6 +84,8 @@ export class Lab {
     initialLists: string[];
     gatewayVars: Record<string, unknown>;
     extraVars: Record<string, unknown>;
+    /** @type {Record<string, GatewaySite>} */
+    gatewaySites: Record<string, GatewaySite>;
     /**
      * Variables added to `env` (and so to every playbook run), e.g. an Ansible
      * callback's settings for one run; set and reset it freely.
@@ -215,6 +225,11 @@ export type LabOptions = {
      */
     extraVars?: Record<string, unknown> | undefined;
     /**
+     * per gateway name: the site's own Postfix configuration
+     * before rcptsync (a gateway that already carries mail)
+     */
+    gatewaySites?: Record<string, GatewaySite> | undefined;
+    /**
      * progress messages
      */
     log?: ((message: string) => void) | undefined;
@@ -223,6 +238,17 @@ export type LabOptions = {
      * second lab (a benchmark beside the suite) its own, or the two tear each other down
      */
     network?: Partial<LabNetwork> | undefined;
+};
+export type GatewaySite = {
+    /**
+     * lines appended to the gateway's main.cf, e.g. its own relay_domains
+     */
+    mainCf: string[];
+    /**
+     * files under the gateway's /etc/postfix (relative path to content),
+     * e.g. its own recipient table
+     */
+    files?: Record<string, string> | undefined;
 };
 export type LabNetwork = {
     /**

@@ -86,9 +86,18 @@ export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
  * @property {string[]} [lists] lists to create at start (default INITIAL_LISTS)
  * @property {Record<string, unknown>} [gatewayVars] extra variables for the mail_gateways group
  * @property {Record<string, unknown>} [extraVars] extra playbook variables (merged into extra-vars.yml)
+ * @property {Record<string, GatewaySite>} [gatewaySites] per gateway name: the site's own Postfix configuration
+ *   before rcptsync (a gateway that already carries mail)
  * @property {(message: string) => void} [log] progress messages
  * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
+ */
+
+/**
+ * @typedef {object} GatewaySite
+ * @property {string[]} mainCf lines appended to the gateway's main.cf, e.g. its own relay_domains
+ * @property {Record<string, string>} [files] files under the gateway's /etc/postfix (relative path to content),
+ *   e.g. its own recipient table
  */
 
 /**
@@ -128,6 +137,8 @@ export class Lab {
     this.initialLists = [...(options.lists ?? INITIAL_LISTS)];
     this.gatewayVars = options.gatewayVars ?? {};
     this.extraVars = options.extraVars ?? {};
+    /** @type {Record<string, GatewaySite>} */
+    this.gatewaySites = options.gatewaySites ?? {};
     /**
      * Variables added to `env` (and so to every playbook run), e.g. an Ansible
      * callback's settings for one run; set and reset it freely.
@@ -354,6 +365,14 @@ export class Lab {
     mkdirSync(varLibPostfix, { recursive: true });
     chownSync(varLibPostfix, uid('postfix'), gid('postfix'));
     writeFileSync(join(etcPostfix, 'main.cf'), host.role === 'gateway' ? gatewayMainCf(host, this.controlAddress) : listServerMainCf(host));
+    const site = host.role === 'gateway' ? this.gatewaySites[host.name] : undefined;
+    if (site) {
+      writeFileSync(join(etcPostfix, 'main.cf'), `# The site's own settings, before rcptsync.\n${site.mainCf.join('\n')}\n`, { flag: 'a' });
+      for (const [path, text] of Object.entries(site.files ?? {})) {
+        mkdirSync(dirname(join(etcPostfix, path)), { recursive: true });
+        writeFileSync(join(etcPostfix, path), text);
+      }
+    }
 
     if (host.role === 'list') {
       const etcMailman = join(fs, 'etc/mailman3');
