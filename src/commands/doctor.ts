@@ -93,14 +93,16 @@ export async function checkListServer(server: ListServer): Promise<Check[]> {
   const target = server.ssh;
   const local = [await checkKey(target), await checkKnownHosts(target)];
   for (const [name, result] of local) add(name, result.verdict, result.detail, result.fix);
-  const tcp = await checkTcp(target);
-  add('tcp', tcp.verdict, tcp.detail, tcp.fix);
+  // Through a jump host, only the jump host is reachable from here; the ssh check covers the rest.
+  const tcp = await checkTcp(target.jump ? { ...target, host: target.jump.host, port: target.jump.port } : target);
+  add('tcp', tcp.verdict, target.jump ? `jump host ${tcp.detail}` : tcp.detail, tcp.fix);
 
   let session: RemoteSession | undefined;
   if (local.every(([, result]) => result.verdict === 'PASS') && tcp.verdict === 'PASS') {
     try {
       session = await connectSsh(target);
-      add('ssh', 'PASS', `authenticated as ${target.user}@${where(target)}, host key matches ${target.knownHostsFile}`);
+      const via = target.jump ? ` via jump host ${target.jump.user}@${target.jump.host}:${target.jump.port}` : '';
+      add('ssh', 'PASS', `authenticated as ${target.user}@${where(target)}${via}, host key matches ${target.knownHostsFile}`);
     } catch (error) {
       add('ssh', 'FAIL', messageOf(error), sshFix(error, target));
     }
@@ -189,6 +191,13 @@ async function checkKey(target: SshTarget): Promise<[string, Outcome]> {
 }
 
 async function checkKnownHosts(target: SshTarget): Promise<[string, Outcome]> {
+  if (target.jump) {
+    // Both keys are pinned: the jump host's first, then the list server's.
+    const jump = await checkKnownHosts({ ...target, host: target.jump.host, port: target.jump.port, jump: undefined } as SshTarget);
+    if (jump[1].verdict !== 'PASS') return ['known_hosts', { ...jump[1], detail: `jump host: ${jump[1].detail}` }];
+    const own = await checkKnownHosts({ ...target, jump: undefined } as SshTarget);
+    return own[1].verdict === 'PASS' ? ['known_hosts', { verdict: 'PASS', detail: `${own[1].detail}, and the jump host's: ${jump[1].detail}` }] : own;
+  }
   const file = target.knownHostsFile;
   const name = knownHostsName(target.host, target.port);
   const scan = `check the fingerprint out of band, then \`ssh-keyscan -p ${target.port} ${target.host} >> ${file}\``;

@@ -2,9 +2,10 @@
  * Ansible connection variables that rcptsync's own SSH client cannot honour.
  *
  * rcptsync reads ansible_host, ansible_port, ansible_user and
- * ansible_ssh_private_key_file (or an ssh-agent) and checks host keys against
+ * ansible_ssh_private_key_file (or an ssh-agent), one ProxyJump hop from the
+ * ssh argument variables, and checks host keys against
  * rcptsync_known_hosts_file. A list server whose inventory asks for more (a
- * jump host, another connection plugin, become, a password, OpenSSH options
+ * proxy command or a chain of jump hosts, another connection plugin, become, a password, OpenSSH options
  * that change where or as whom it connects) would be reached differently from
  * what the playbooks do, or not at all: such a host is refused by `validate`
  * with what to do instead, rather than failing later at collect time.
@@ -29,13 +30,60 @@ const PASSWORD_VARIABLES = ['ansible_password', 'ansible_ssh_pass', 'ansible_ssh
 const BECOME_VARIABLES = ['ansible_become', 'ansible_sudo', 'ansible_su'];
 
 const JUMP_ADVICE =
-  'rcptsync connects to list servers directly and does not go through a jump host: run it on a control node that reaches the list server, ' +
+  'rcptsync tunnels through one jump host given as -o ProxyJump=[user@]host[:port] (or -J), and runs no proxy command: use that, ' +
   'or forward a port through the bastion (ssh -N -L 2222:LISTSERVER:22 bastion) and set ansible_host: 127.0.0.1 and ansible_port: 2222 ' +
   'for this host (its known_hosts entry is then [127.0.0.1]:2222)';
 
+/** A ProxyJump value as rcptsync can follow it: one hop, or `none`. */
+export type JumpSpec = { host: string; port: number; user?: string } | 'none';
+
+/**
+ * Parse a ProxyJump value: `[user@]host[:port]` or `ssh://[user@]host[:port]`,
+ * an IPv6 address in brackets; one hop only. Returns a reason when it is not one.
+ */
+export function parseJumpSpec(value: string): JumpSpec | { error: string } {
+  const spec = value.trim();
+  if (spec.toLowerCase() === 'none') return 'none';
+  if (spec.includes(',')) return { error: 'a chain of jump hosts is not supported' };
+  const match = /^(?:ssh:\/\/)?(?:([^@\s:/\[\]]+)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([0-9]{1,5}))?\/?$/.exec(spec);
+  if (!match) return { error: `"${spec}" is not [user@]host[:port]` };
+  const port = match[3] === undefined ? 22 : Number(match[3]);
+  if (port < 1 || port > 65535) return { error: `port ${match[3]} is not 1-65535` };
+  const host = match[2]!.replace(/^\[(.*)\]$/, '$1');
+  return { host, port, ...(match[1] ? { user: match[1] } : {}) };
+}
+
+/**
+ * The jump host of a list server, from the first ProxyJump/-J in
+ * ansible_ssh_args, ansible_ssh_common_args and ansible_ssh_extra_args (for
+ * OpenSSH the first value given wins). Validation has refused anything else.
+ */
+export function jumpOf(vars: Record<string, unknown>): { host: string; port: number; user?: string } | undefined {
+  for (const name of SSH_ARGS_VARIABLES) {
+    const value = vars[name];
+    if (typeof value !== 'string') continue;
+    const words = splitWords(value);
+    for (let i = 0; i < words.length; i++) {
+      const word = words[i]!;
+      let spec: string | undefined;
+      if (word === '-J') spec = words[i + 1];
+      else if (word.startsWith('-J')) spec = word.slice(2);
+      else if (word === '-o' || word.startsWith('-o')) {
+        const option = word === '-o' ? words[i + 1] : word.slice(2);
+        const match = option === undefined ? null : /^proxyjump\s*(?:=\s*|\s+)(.*)$/i.exec(option);
+        if (match) spec = match[1];
+      }
+      if (spec === undefined) continue;
+      const parsed = parseJumpSpec(spec);
+      if (parsed === 'none' || 'error' in parsed) return undefined;
+      return parsed;
+    }
+  }
+  return undefined;
+}
+
 /** `-o` keys (lower case) that change where, as whom or trusting what rcptsync would connect, and what to use instead. */
 const REFUSED_OPTIONS: Record<string, string> = {
-  proxyjump: JUMP_ADVICE,
   proxycommand: JUMP_ADVICE,
   hostname: 'set ansible_host instead',
   port: 'set ansible_port instead',
@@ -102,7 +150,6 @@ const ACCEPTED_FLAGS = new Set(['4', '6', 'a', 'A', 'C', 'k', 'K', 'n', 'q', 't'
 
 /** Single-letter options that take a value, and what to use instead. */
 const REFUSED_VALUE_FLAGS: Record<string, string> = {
-  J: JUMP_ADVICE,
   p: 'set ansible_port instead',
   l: 'set ansible_user instead',
   i: 'set ansible_ssh_private_key_file instead (or load the key into an ssh-agent)',
@@ -240,11 +287,22 @@ export function sshArgProblems(args: string, uses: ConnectionUses = {}): string[
       const match = /^([A-Za-z0-9]+)\s*(?:=\s*|\s+)?(.*)$/.exec(option);
       const key = (match?.[1] ?? option).toLowerCase();
       if (sameAsUsed(key, (match?.[2] ?? '').trim(), uses)) continue;
+      if (key === 'proxyjump') {
+        const parsed = parseJumpSpec(match?.[2] ?? '');
+        if (typeof parsed === 'object' && 'error' in parsed) problems.push(`-o ${option}: ${parsed.error}; ${JUMP_ADVICE}`);
+        continue;
+      }
       const refused = REFUSED_OPTIONS[key];
       if (refused) problems.push(`-o ${option}: ${refused}`);
       else if (!ACCEPTED_OPTIONS.has(key)) {
         problems.push(`-o ${option}: an OpenSSH option rcptsync's SSH client does not honour; remove it for the list servers (set it only for the hosts that need it, e.g. group_vars/mail_gateways)`);
       }
+      continue;
+    }
+    if (letter === 'J') {
+      const value = attached || words[++i] || '';
+      const parsed = parseJumpSpec(value);
+      if (typeof parsed === 'object' && 'error' in parsed) problems.push(`-J ${value}: ${parsed.error}; ${JUMP_ADVICE}`);
       continue;
     }
     if (letter in REFUSED_VALUE_FLAGS) {

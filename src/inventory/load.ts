@@ -9,6 +9,7 @@ import { normaliseDomain } from '../model/address.js';
 import type { SourceConfig } from '../sources/types.js';
 import type { SshTarget } from '../transport/types.js';
 import type { GatewayPolicy, Inventory, ListServer, Thresholds } from './model.js';
+import { jumpOf } from './connection.js';
 import { isRecord, resolveInventory, type ResolvedInventory } from './resolve.js';
 import { parsePort, validateInventory, type ValidateOptions } from './validate.js';
 
@@ -75,6 +76,7 @@ export function sshTargetOf(name: string, vars: Record<string, unknown>, env: No
   const keyFile = str('ansible_ssh_private_key_file') ?? str('ansible_private_key_file');
   const agentSocket = env['SSH_AUTH_SOCK'];
   const connectTimeout = typeof vars['rcptsync_connect_timeout'] === 'number' ? vars['rcptsync_connect_timeout'] : DEFAULTS.connectTimeoutSeconds;
+  const jump = jumpOf(vars);
   return {
     name,
     host: str('ansible_host') ?? str('ansible_ssh_host') ?? name,
@@ -84,6 +86,8 @@ export function sshTargetOf(name: string, vars: Record<string, unknown>, env: No
     ...(agentSocket ? { agentSocket } : {}),
     knownHostsFile: expandPath(str('rcptsync_known_hosts_file') ?? DEFAULTS.knownHostsFile, env),
     connectTimeoutMs: Math.round(connectTimeout * 1000),
+    // As OpenSSH: the jump host's user is the local one unless the spec names one.
+    ...(jump ? { jump: { host: jump.host, port: jump.port, user: jump.user ?? currentUser(env) } } : {}),
   };
 }
 

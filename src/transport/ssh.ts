@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { LineSplitter, OutputError } from './line-splitter.js';
-import { lookupHostKey, pinnedKeyTypes, readKnownHosts, type HostKeyCheck } from './known-hosts.js';
+import { lookupHostKey, pinnedKeyTypes, readKnownHosts, type HostKeyCheck, type KnownHosts } from './known-hosts.js';
 import type { RemoteSession, RunOptions, RunResult, SshTarget } from './types.js';
 
 /** How much stderr is kept for error messages; the rest is counted and dropped. */
@@ -150,8 +150,44 @@ export async function connectSsh(target: SshTarget): Promise<RemoteSession> {
     );
   }
   const privateKey = target.privateKeyFile ? readPrivateKey(target, target.privateKeyFile) : undefined;
+  const { jump } = target;
+  if (!jump) return new Ssh2Session(target, await openClient(target, knownHosts, privateKey));
 
-  return new Promise<RemoteSession>((resolve, reject) => {
+  // ProxyJump: authenticate to the jump host (its key pinned in the same
+  // known_hosts), open a direct-tcpip channel to the host through it, and run
+  // the host's own SSH session over that channel.
+  const { jump: _, ...direct } = target;
+  const hop: SshTarget = { ...direct, name: `${target.name} (jump host ${jump.host})`, host: jump.host, port: jump.port, user: jump.user };
+  const jumpClient = await openClient(hop, knownHosts, privateKey);
+  try {
+    const channel = await forwardThrough(jumpClient, hop, target);
+    return new Ssh2Session(target, await openClient(target, knownHosts, privateKey, channel), jumpClient);
+  } catch (err) {
+    jumpClient.end();
+    throw err;
+  }
+}
+
+/** A direct-tcpip channel from the jump host to the target's host:port. */
+function forwardThrough(jumpClient: Client, hop: SshTarget, target: SshTarget): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    const failed = (reason: string): RcptsyncError =>
+      new RcptsyncError(`${target.name}: jump host ${hop.user}@${where(hop)} cannot reach ${where(target)}: ${reason}`);
+    const guard = setTimeout(() => reject(failed(`no answer within ${formatSeconds(target.connectTimeoutMs)}`)), target.connectTimeoutMs);
+    jumpClient.forwardOut('127.0.0.1', 0, target.host, target.port, (err, channel) => {
+      clearTimeout(guard);
+      if (err) reject(failed(err.message));
+      else resolve(channel);
+    });
+  });
+}
+
+/**
+ * Opens an authenticated ssh2 client to `target` (over `sock` when given).
+ * Resolves only once the host key has matched known_hosts and authentication succeeded.
+ */
+function openClient(target: SshTarget, knownHosts: KnownHosts, privateKey: Buffer | undefined, sock?: ClientChannel): Promise<Client> {
+  return new Promise<Client>((resolve, reject) => {
     const client = new Client();
     let settled = false;
     let rejectedHostKey: HostKeyCheck | undefined;
@@ -175,7 +211,7 @@ export async function connectSsh(target: SshTarget): Promise<RemoteSession> {
       if (settled) return;
       settled = true;
       clearTimeout(guard);
-      resolve(new Ssh2Session(target, client));
+      resolve(client);
     });
     client.on('error', (err: Ssh2Error) => {
       if (rejectedHostKey) fail(hostKeyError(target, knownHosts.file, rejectedHostKey));
@@ -203,6 +239,7 @@ export async function connectSsh(target: SshTarget): Promise<RemoteSession> {
     };
     if (privateKey) config.privateKey = privateKey;
     if (target.agentSocket) config.agent = target.agentSocket;
+    if (sock) config.sock = sock;
     try {
       client.connect(config);
     } catch (err) {
@@ -222,6 +259,8 @@ class Ssh2Session implements RemoteSession {
   constructor(
     private readonly target: SshTarget,
     private readonly client: Client,
+    /** The jump host's connection the session runs through, closed with it. */
+    private readonly jumpClient?: Client,
   ) {
     // A connection lost mid-command fails that command instead of leaving it pending.
     const lost = (reason: string) => {
@@ -229,13 +268,19 @@ class Ssh2Session implements RemoteSession {
       for (const abort of [...this.#aborts]) abort(this.#lostError);
     };
     client.on('error', (err: Error) => lost(err.message));
-    client.on('close', () => lost('connection closed'));
+    client.on('close', () => {
+      lost('connection closed');
+      jumpClient?.end();
+    });
+    jumpClient?.on('error', (err: Error) => lost(`jump host: ${err.message}`));
+    jumpClient?.on('close', () => lost('jump host connection closed'));
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.client.end();
+    this.jumpClient?.end();
   }
 
   run(command: string, options: RunOptions): Promise<RunResult> {

@@ -12,6 +12,18 @@ export interface SshTarget {
   /** OpenSSH known_hosts file to check the host key against; no trust on first use. */
   knownHostsFile: string;
   connectTimeoutMs: number;
+  /**
+   * A jump host (ProxyJump) to tunnel through: the same key or agent and the
+   * same known_hosts file are used for it, as for the host itself.
+   */
+  jump?: SshJump;
+}
+
+/** One ProxyJump hop: `[user@]host[:port]`. */
+export interface SshJump {
+  host: string;
+  port: number;
+  user: string;
 }
 
 export interface RunOptions {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigProblem } from '../../../src/errors.js';
-import { sshArgProblems } from '../../../src/inventory/connection.js';
+import { jumpOf, parseJumpSpec, sshArgProblems } from '../../../src/inventory/connection.js';
 import { parseInventoryJson, resolveInventory } from '../../../src/inventory/resolve.js';
 import { checkInventory } from '../../../src/inventory/validate.js';
 
@@ -55,7 +55,7 @@ describe('connection variables on a real inventory', () => {
     writeFileSync(join(dir, 'group_vars', 'list_servers.yml'), `rcptsync_sources:\n  - type: static\n    addresses: [listmaster@lists.example.org]\n`);
     // Typical of a site whose gateways sit behind a bastion: set for all hosts.
     writeFileSync(join(dir, 'group_vars', 'all.yml'), `ansible_user: deploy\nansible_become: true\n`);
-    writeFileSync(join(dir, 'host_vars', 'lists1.yml'), `ansible_host: 10.1.0.5\nansible_ssh_common_args: "-o ProxyJump=bastion.example.org"\n`);
+    writeFileSync(join(dir, 'host_vars', 'lists1.yml'), `ansible_host: 10.1.0.5\nansible_ssh_common_args: "-o ProxyJump=bastion1.example.org,bastion2.example.org"\n`);
     writeFileSync(join(dir, 'host_vars', 'lists2.yml'), `ansible_connection: local\nansible_become: false\n`);
     writeFileSync(join(dir, 'host_vars', 'lists3.yml'), `ansible_become: false\nansible_ssh_extra_args: "-o ControlMaster=auto -o ControlPersist=60s -C"\n`);
     writeFileSync(join(dir, 'host_vars', 'mx1.yml'), `rcptsync_relay_domains:\n  lists.example.org: "smtp:[lists1.example.org]:25"\nansible_ssh_common_args: "-J bastion.example.org"\n`);
@@ -65,7 +65,7 @@ describe('connection variables on a real inventory', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('refuses a jump host, a local connection and become on list servers, at the line that sets them', () => {
+  it('refuses a chain of jump hosts, a local connection and become on list servers, at the line that sets them', () => {
     const at = (file: string): string => join(dir, file); // outside the working directory: shown absolute
     expect(problems.map(({ host, path, file, line }) => ({ host, path, file, line }))).toEqual([
       { host: 'lists1', path: 'ansible_become', file: at('group_vars/all.yml'), line: 2 },
@@ -73,7 +73,9 @@ describe('connection variables on a real inventory', () => {
       { host: 'lists2', path: 'ansible_connection', file: at('host_vars/lists2.yml'), line: 1 },
     ]);
     const [become, jump, local] = problems;
-    expect(jump!.message).toMatch(/^-o ProxyJump=bastion\.example\.org: rcptsync connects to list servers directly and does not go through a jump host: .*ssh -N -L 2222:LISTSERVER:22 bastion.*ansible_host: 127\.0\.0\.1 and ansible_port: 2222/);
+    expect(jump!.message).toMatch(
+      /^-o ProxyJump=bastion1\.example\.org,bastion2\.example\.org: a chain of jump hosts is not supported; rcptsync tunnels through one jump host given as -o ProxyJump=\[user@\]host\[:port\] .*ssh -N -L 2222:LISTSERVER:22 bastion.*ansible_host: 127\.0\.0\.1 and ansible_port: 2222/,
+    );
     expect(local!.message).toMatch(/^is "local", but rcptsync reaches list servers only with its own SSH client: .*ansible_host: 127\.0\.0\.1/);
     expect(become!.message).toMatch(/^rcptsync never becomes another user: .*group_vars\/mail_gateways/);
   });
@@ -117,11 +119,23 @@ describe('each connection variable', () => {
 });
 
 describe('sshArgProblems', () => {
-  it('finds a jump host in every spelling', () => {
-    for (const args of ['-o ProxyJump=b', '-oProxyJump=b', '-o "ProxyJump b"', '-o proxyjump=b', '-J b', '-Jb', "-o 'ProxyCommand=ssh -W %h:%p b'", '-W h:22']) {
+  it('accepts one jump host in every spelling', () => {
+    for (const args of ['-o ProxyJump=b', '-oProxyJump=b', '-o "ProxyJump b"', '-o proxyjump=u@b:2222', '-J b', '-Jb', '-J ssh://u@[2001:db8::1]:22', '-o ProxyJump=none']) {
+      expect(sshArgProblems(args), args).toEqual([]);
+    }
+  });
+
+  it('refuses a chain, a proxy command, -W and a malformed jump host', () => {
+    for (const [args, reason] of [
+      ['-J a,b', /^-J a,b: a chain of jump hosts is not supported/],
+      ["-o 'ProxyCommand=ssh -W %h:%p b'", /^-o ProxyCommand=ssh -W %h:%p b: rcptsync tunnels through one jump host given as -o ProxyJump/],
+      ['-W h:22', /^-W h:22: rcptsync tunnels through one jump host/],
+      ['-o ProxyJump=u@b:99999', /^-o ProxyJump=u@b:99999: port 99999 is not 1-65535/],
+      ['-J "b c"', /^-J b c: "b c" is not \[user@\]host\[:port\]/],
+    ] as const) {
       const problems = sshArgProblems(args);
       expect(problems, args).toHaveLength(1);
-      expect(problems[0], args).toMatch(/does not go through a jump host/);
+      expect(problems[0], args).toMatch(reason);
     }
   });
 
@@ -158,5 +172,22 @@ describe('sshArgProblems', () => {
       "-Z: an ssh option rcptsync's SSH client does not honour; remove it for the list servers",
     ]);
     expect(sshArgProblems('bastion')).toEqual(['"bastion" is not an ssh option; rcptsync cannot honour it']);
+  });
+});
+
+describe('the jump host rcptsync follows', () => {
+  it('parses [user@]host[:port], ssh:// and bracketed IPv6', () => {
+    expect(parseJumpSpec('bastion.example.org')).toEqual({ host: 'bastion.example.org', port: 22 });
+    expect(parseJumpSpec('ops@bastion:2222')).toEqual({ host: 'bastion', port: 2222, user: 'ops' });
+    expect(parseJumpSpec('ssh://ops@[2001:db8::1]:22')).toEqual({ host: '2001:db8::1', port: 22, user: 'ops' });
+    expect(parseJumpSpec('none')).toBe('none');
+  });
+
+  it('takes the first ProxyJump of ansible_ssh_args, _common_args, _extra_args, as OpenSSH takes the first value', () => {
+    expect(jumpOf({ ansible_ssh_common_args: '-C -o ProxyJump=ops@b1:2222', ansible_ssh_extra_args: '-J b2' })).toEqual({ host: 'b1', port: 2222, user: 'ops' });
+    expect(jumpOf({ ansible_ssh_extra_args: '-o ControlMaster=auto -J b2' })).toEqual({ host: 'b2', port: 22 });
+    expect(jumpOf({ ansible_ssh_common_args: '-o "ProxyJump b3"' })).toEqual({ host: 'b3', port: 22 });
+    expect(jumpOf({ ansible_ssh_common_args: '-o ProxyJump=none' })).toBeUndefined();
+    expect(jumpOf({ ansible_ssh_common_args: '-o ControlPersist=60s' })).toBeUndefined();
   });
 });
