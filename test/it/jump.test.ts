@@ -6,7 +6,7 @@
  * that. A jump host that forbids forwarding, or whose key is not pinned, stops
  * the host with a message naming the jump host.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,13 @@ beforeAll(async () => {
   noForwarding = await startSshd({ userKeyFile: jump.privateKeyFile, extraConfig: ['AllowTcpForwarding no'] });
   target = await startSshd({ userKeyFile: jump.privateKeyFile });
   dir = mkdtempSync(join(tmpdir(), 'rcptsync-jump-'));
+  // The bastion's key line of docs/production.md: forwarding to the list server only, no shell.
+  const publicKey = readFileSync(`${jump.privateKeyFile}.pub`, 'utf8').trim();
+  writeFileSync(
+    join(jump.dir, 'authorized_keys'),
+    `restrict,port-forwarding,permitopen="${target.host}:${target.port}",command="/usr/sbin/nologin" ${publicKey}\n`,
+    { mode: 0o600 },
+  );
   knownHosts = target.writeKnownHosts('all_known_hosts', [
     `[${jump.host}]:${jump.port} ${jump.hostPublicKey}`,
     `[${noForwarding.host}]:${noForwarding.port} ${noForwarding.hostPublicKey}`,
