@@ -4,11 +4,13 @@
 #   nightly.sh            collect once, plan, and then either
 #                           - within the safety thresholds: render, commit rendered/
 #                             to the base branch, deploy with playbooks/deploy.yml;
-#                           - refused by a threshold (exit 3): render the same
-#                             collection on a review branch, commit rendered/ and the
-#                             snapshot, open (or update) a pull request whose body is
-#                             the Markdown plan. Nothing is deployed; the
-#                             last-known-good state is untouched.
+#                           - removals over a threshold (exit 3): rcptsync held
+#                             them and rendered everything else, so commit and
+#                             deploy that (the additions go live), then render the
+#                             same collection with --force on a review branch,
+#                             commit rendered/ and the snapshot, and open (or
+#                             update) a pull request whose body is the Markdown
+#                             plan: merging it applies the held removals.
 #   nightly.sh apply-reviewed
 #                         after that pull request is merged: render the reviewed
 #                         snapshot (exactly what was reviewed, recorded as the new
@@ -145,7 +147,11 @@ nightly() {
       close_stale_review
       ;;
     3)
-      log "refused by a safety threshold: opening a review pull request"
+      log "removals held by a safety threshold: deploying the rest, opening a review pull request for them"
+      if [ "$COMMIT_RENDERED" = 1 ] && commit_paths "rcptsync: nightly render, removals held for review ($(date -u +%Y-%m-%d))" "$OUT"; then
+        outside git push -q origin "$BASE_BRANCH"
+      fi
+      deploy
       review "$work/plan.md"
       ;;
     *) die "rcptsync render failed (exit $rc); nothing was deployed" "$rc" ;;
@@ -165,9 +171,12 @@ review() { # plan.md
   # human has merged this.
   local scratch="$work/scratch-state"
   mkdir -p "$scratch"
-  local state_file
-  state_file=$(find "${STATE_DIR:-$(dirname "$(realpath "$OUT")")/.rcptsync-state}" -maxdepth 1 -name "$(basename "$OUT").snapshot.json" 2>/dev/null | head -n 1 || true)
-  [ -n "$state_file" ] && cp "$state_file" "$scratch/"
+  # rcptsync keys a state by the output's full path (<name>.<sha256 of the path, 12 hex>.snapshot.json):
+  # copy this output's state under the name of the review tree's output.
+  local state_file key
+  key() { printf '%s' "$(realpath -m "$1")" | sha256sum | cut -c1-12; }
+  state_file="${STATE_DIR:-$(dirname "$(realpath "$OUT")")/.rcptsync-state}/$(basename "$OUT").$(key "$OUT").snapshot.json"
+  [ -f "$state_file" ] && cp "$state_file" "$scratch/$(basename "$OUT").$(key "$tree/$OUT").snapshot.json"
   rcptsync render -i "$INVENTORY" -o "$tree/$OUT" --state-dir "$scratch" --force -s "$tree/$REVIEW_DIR/snapshot.json"
   (
     cd "$tree"
@@ -176,7 +185,7 @@ review() { # plan.md
   outside git push -q --force origin "$REVIEW_BRANCH"
   {
     cat "$plan"
-    printf '\n---\nThe nightly sync refused this change. Merging this pull request applies exactly this snapshot (`%s/snapshot.json`) and this `%s/` tree to the gateways.\n' "$REVIEW_DIR" "$OUT"
+    printf '\n---\nThe nightly sync held the removals in this change (they are still accepted on the gateways; the rest was deployed). Merging this pull request applies exactly this snapshot (`%s/snapshot.json`) and this `%s/` tree to the gateways.\n' "$REVIEW_DIR" "$OUT"
   } >"$work/body.md"
   open_review "$work/body.md"
 }
