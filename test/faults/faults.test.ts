@@ -198,6 +198,42 @@ describe('the remote command fails or misbehaves: the source is carried forward'
   });
 });
 
+describe('plan shows what sync would do, and writes nothing', () => {
+  const plan = (inventory: string, ...extra: string[]) => rcptsync(['plan', '--inventory-json', inventory, '-o', out, '--state-dir', state, ...extra]);
+
+  it('names a carried-forward source in text, markdown and json, and exits 5', () => {
+    const failing = inv('plan-fail', mailman('exit 1'));
+    const text = plan(failing);
+    expect(text.stdout).toMatch(/Carried forward \(failed in this run; their last good addresses are published\):\n  lists1: sources\[0\] \(mailman3\): 54 addresses from \S+ \([\d.]+ h ago, limit 72 h\): lists1: command failed with exit code 1: exit 1/);
+    expect(text.stdout).toMatch(/Plan: 0 to add, 0 to remove/);
+    expect(text.status).toBe(5);
+    const markdown = plan(failing, '--format', 'markdown');
+    expect(markdown.stdout).toMatch(/\*\*Carried forward [^\n]*\*\*\n- lists1: sources\[0\] \(mailman3\): 54 addresses/);
+    const json = JSON.parse(plan(failing, '--format', 'json').stdout) as { outcome: string; carriedForward: Array<Record<string, unknown>> };
+    expect(json.outcome).toBe('degraded');
+    expect(json.carriedForward).toEqual([expect.objectContaining({ host: 'lists1', label: 'sources[0] (mailman3)', addresses: 54, hostKey: false, maxStaleHours: 72 })]);
+    expect(treeDigest(out)).toEqual(goodTree);
+    expect(treeDigest(state)).toEqual(goodState);
+  });
+
+  it('says which removals sync would hold, and exits 3', () => {
+    writeFileSync(join(dir, 'third.txt'), listsOutput(LISTS.slice(0, 2)));
+    const shrunk = inv('plan-third', mailman(`cat ${join(dir, 'third.txt')}`));
+    const text = plan(shrunk);
+    expect(text.stdout).toMatch(/sync would hold these removals for review \(still accepted\) and publish everything else:\n  mx1: lists\.example\.test: 36 of 56 entries/);
+    expect(text.stdout).toMatch(/Held:\n  mx1: lists\.example\.test: 36 from lists1 sources\[0\] \(mailman3\) \(first: /);
+    expect(text.status).toBe(3);
+    const json = JSON.parse(plan(shrunk, '--format', 'json').stdout) as { outcome: string; held: Array<Record<string, unknown>> };
+    expect(json.outcome).toBe('held');
+    expect(json.held).toEqual([expect.objectContaining({ domain: 'lists.example.test', gateways: ['mx1'], count: 36 })]);
+    const stop = plan(shrunk, '--on-refusal', 'stop');
+    expect(stop.stdout).toMatch(/sync would refuse this plan and publish nothing:/);
+    expect(stop.status).toBe(3);
+    expect(treeDigest(out)).toEqual(goodTree);
+    expect(treeDigest(state)).toEqual(goodState);
+  });
+});
+
 describe('a failed source that may not be carried forward: nothing is written', () => {
   it('no last-known-good data for it (a first run)', () => {
     const result = firstSync(inv('first-fail', mailman('exit 1')));
