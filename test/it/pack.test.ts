@@ -121,6 +121,9 @@ describe('npm pack', () => {
       'roles/postfix_relay_gateway/tasks/main.yml',
       'roles/sync_schedule/tasks/main.yml',
       'docs/production.md',
+      'examples/production/sudoers',
+      'examples/production/rcptsync-forced-command',
+      'examples/production/allowed-commands',
     ]) {
       expect(packedFiles).toContain(file);
     }
