@@ -276,6 +276,9 @@ describe('pattern matching, exactly', () => {
   it('* matches any run, including none and dots; ? exactly one character', () => {
     expect(entryMatchesHost('lists*.example.org', 'lists.example.org')).toBe(true);
     expect(entryMatchesHost('*', 'a.b.c')).toBe(true);
+    // Any run means any: OpenSSH's match_pattern has no notion of lines.
+    expect(entryMatchesHost('a*b', 'a\nb')).toBe(true);
+    expect(entryMatchesHost('a?b', 'a\nb')).toBe(true);
     expect(entryMatchesHost('lists?.example.org', 'lists.example.org')).toBe(false);
     expect(entryMatchesHost('lists?.example.org', 'lists12.example.org')).toBe(false);
   });
