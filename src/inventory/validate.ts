@@ -8,6 +8,7 @@ import type { ErrorObject } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { normaliseAddress, normaliseDomain, printable } from '../model/address.js';
 import { checkConnection } from './connection.js';
+import { checkGroupVariables } from './groups.js';
 import { PositionFinder, displayPath, type VarPath } from './positions.js';
 import { isRecord, type ResolvedInventory } from './resolve.js';
 import { loadSchemas, SOURCE_TYPES, type Schemas } from './schemas.js';
@@ -89,6 +90,7 @@ export function checkInventory(
     checkTemplates(own, report.bind(null, host));
     checkGateway(own, report.bind(null, host));
   }
+  checkGroupVariables(resolved.hostvars, { listServers, gateways, listGroup, gatewayGroup }, report);
   return { problems: sortProblems(problems), listServers, gateways };
 }
 
