@@ -443,19 +443,21 @@ describe('an interrupted render', () => {
       stdio: 'ignore',
       env: { ...process.env, SSH_AUTH_SOCK: '' },
     });
+    // Listened for from the start: a child that ends before it is killed must not hang the test.
+    const exited = new Promise((resolve) => child.once('exit', resolve));
     // Kill it as soon as its staging tree appears beside the old one.
     const staged = await new Promise<boolean>((resolve) => {
       const started = Date.now();
       const timer = setInterval(() => {
         const staging = readdirSync(join(out, '..')).some((name) => name.startsWith('.rendered.new'));
-        if (staging || Date.now() - started > 30_000) {
+        if (staging || child.exitCode !== null || Date.now() - started > 30_000) {
           clearInterval(timer);
           child.kill('SIGKILL');
           resolve(staging);
         }
       }, 5);
     });
-    await new Promise((resolve) => child.once('exit', resolve));
+    await exited;
     expect(staged).toBe(true);
     expect(treeDigest(out)).toEqual(goodTree);
     expect(treeDigest(state)).toEqual(goodState);
