@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { applySnapshot, type ApplyOptions } from '../../../src/apply/apply.js';
+import { applySnapshot, loadBaseline, planAgainst, type ApplyOptions } from '../../../src/apply/apply.js';
 import type { Snapshot } from '../../../src/model/snapshot.js';
 import { SafetyRefusedError } from '../../../src/plan/guard.js';
 
@@ -142,5 +142,100 @@ describe('applySnapshot', () => {
     await expect(applySnapshot(snapshot(members(0, 101)), { ...safety, outDir, stateDir, templatesDir })).rejects.toThrow(/nosuchfield/);
     expect(readTree(outDir)).toEqual(tree);
     expect(readTree(stateDir)).toEqual(state);
+  });
+
+  test('a shrink over the threshold against a tree without a state is refused even when holding: nothing to hold from', async () => {
+    const { outDir, stateDir } = await firstRun();
+    rmSync(stateDir, { recursive: true, force: true });
+    const tree = readTree(outDir);
+    const error = await applySnapshot(snapshot(members(0, 50)), { ...safety, outDir, stateDir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SafetyRefusedError);
+    expect(readTree(outDir)).toEqual(tree);
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
+  test('held removals stay published and stay held on the next run, until a forced run lets them go', async () => {
+    const { outDir, stateDir } = await firstRun();
+    const shrunk = snapshot(members(0, 50), ['new@lists.example.org']);
+    const first = await applySnapshot(shrunk, { ...safety, outDir, stateDir });
+    expect(first.violations.map((v) => v.rule)).toEqual(['removal-percent']);
+    expect(first.held.map((h) => [h.domain, h.count, h.gateways])).toEqual([[DOMAIN, 50, ['mx1']]]);
+    // Published: what is kept, plus the addition.
+    expect(published(outDir)).toEqual([...members(0, 100), 'new@lists.example.org'].sort());
+    expect(first.plan.totals).toMatchObject({ added: 1, removed: 0 });
+    // The same collection again: the same removals, still held.
+    const again = await applySnapshot(shrunk, { ...safety, outDir, stateDir });
+    expect(again.held.map((h) => h.count)).toEqual([50]);
+    expect(published(outDir)).toEqual([...members(0, 100), 'new@lists.example.org'].sort());
+    const forced = await applySnapshot(shrunk, { ...safety, force: true, outDir, stateDir });
+    expect(forced.held).toEqual([]);
+    expect(published(outDir)).toEqual([...members(0, 50), 'new@lists.example.org'].sort());
+  });
+
+  test('a rule that holding cannot cure still stops the run', async () => {
+    const { outDir, stateDir } = await firstRun();
+    const tree = readTree(outDir);
+    // Nothing is removed, but the domain is under its minimum: holding has nothing to keep.
+    const minimum = [{ gateway: 'mx1', thresholds: { maxRemovalPercent: 30, removalFloor: 10, minEntries: 0 }, domains: { [DOMAIN]: { minEntries: 200 } } }];
+    const error = await applySnapshot(snapshot(members(0, 100)), { ...safety, policies: minimum, outDir, stateDir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SafetyRefusedError);
+    expect((error as Error).message).toBe(`refused: mx1: ${DOMAIN}: 100 entries would remain, under the minimum of 200; run with --force to accept`);
+    expect(readTree(outDir)).toEqual(tree);
+  });
+
+  test('a failed source is carried forward from the state, and stamped with when it was collected', async () => {
+    const where = dirs();
+    const at = new Date('2026-12-01T00:00:00Z');
+    await applySnapshot(snapshot(members(0, 100), ['x@lists.example.org']), { ...safety, ...where, now: at });
+    const withoutExtra = snapshot(members(0, 100));
+    withoutExtra.sources.pop();
+    const failure = { host: 'lists1', index: 1, type: 'static', label: 'extra', message: 'lists1: command failed with exit code 1: cat extra', hostKey: false };
+    const result = await applySnapshot(withoutExtra, { ...safety, ...where, failures: [failure], now: new Date('2026-12-01T06:00:00Z') });
+    expect(result.carried.map((c) => [c.host, c.label, c.addresses, c.since, c.staleHours])).toEqual([['lists1', 'extra', 1, at.toISOString(), 6]]);
+    expect(published(where.outDir)).toContain('x@lists.example.org');
+    // Past rcptsync_max_stale: nothing is written.
+    const tree = readTree(where.outDir);
+    await expect(applySnapshot(withoutExtra, { ...safety, ...where, failures: [failure], maxStaleHours: () => 5, now: new Date('2026-12-01T06:00:00Z') })).rejects.toThrow(
+      /cannot be carried forward: its last good data is from 2026-12-01T00:00:00.000Z \(6.0 h ago\), older than rcptsync_max_stale \(5 h\)/,
+    );
+    expect(readTree(where.outDir)).toEqual(tree);
+  });
+});
+
+describe('loadBaseline and planAgainst', () => {
+  test('the baseline is the state, else the tree on disk, else nothing; or the tree asked for', async () => {
+    const where = dirs();
+    expect(await loadBaseline(where)).toEqual({ description: 'nothing (first run)', tables: new Map() });
+    await applySnapshot(snapshot(members(0, 20)), { ...safety, ...where });
+    const fromState = await loadBaseline(where);
+    expect(fromState.description).toBe('the last-known-good state');
+    expect(fromState.snapshot?.sources.map((s) => s.addresses.length)).toEqual([20, 0]);
+    expect(fromState.tables.get('mx1')?.get(DOMAIN)).toEqual(members(0, 20));
+    rmSync(where.stateDir, { recursive: true, force: true });
+    const fromTree = await loadBaseline(where);
+    expect(fromTree.description).toBe(`the rendered tree ${where.outDir} (no last-known-good state yet)`);
+    expect(fromTree.snapshot).toBeUndefined();
+    expect(fromTree.tables.get('mx1')?.get(DOMAIN)).toEqual(members(0, 20));
+    const asked = await loadBaseline({ ...where, against: where.outDir });
+    expect(asked.description).toBe(`the rendered tree ${where.outDir}`);
+    expect(asked.tables).toEqual(fromTree.tables);
+  });
+
+  test('planAgainst publishes the collection as it is when nothing is breached, and passes --allow-removals on', async () => {
+    const where = await firstRun();
+    const baseline = await loadBaseline(where);
+    const within = planAgainst(baseline, snapshot(members(0, 80)), safety);
+    expect(within.violations).toEqual([]);
+    expect(within.held).toEqual([]);
+    expect(within.refusal).toBeUndefined();
+    expect(within.publishedPlan).toBe(within.plan);
+    expect(within.plan.totals).toMatchObject({ removed: 20, before: 100, after: 80 });
+    const allowed = planAgainst(baseline, snapshot(members(0, 50)), { ...safety, allowRemovals: 50 });
+    expect(allowed.violations).toEqual([]);
+    expect(planAgainst(baseline, snapshot(members(0, 50)), { ...safety, allowRemovals: 49 }).violations).toHaveLength(1);
+    // The source-gone-empty rule needs the sources of the state.
+    const emptied = planAgainst({ ...baseline, snapshot: snapshot(members(0, 100), ['gone@lists.example.org']) }, snapshot(members(0, 100)), { ...safety, ...stop });
+    expect(emptied.violations.map((v) => v.rule)).toEqual(['source-empty']);
+    expect(planAgainst({ ...baseline, snapshot: undefined }, snapshot(members(0, 100)), safety).violations).toEqual([]);
   });
 });
