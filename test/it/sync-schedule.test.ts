@@ -5,7 +5,7 @@
  * the units pass `systemd-analyze verify`, a second run changes nothing, and the
  * cron line logs the job's exit status.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +103,17 @@ describe('sync_schedule', () => {
 
     const second = schedule('user', vars);
     expect(recap(second.output), second.output).toEqual({ changed: 0, failed: 0 });
+  });
+
+  it('leaves an existing account as the site made it', () => {
+    // The previous test's account, given a shell by the site.
+    execFileSync('usermod', ['--shell', '/bin/sh', TEST_USER]);
+    const result = schedule('existing', { sync_schedule_user: TEST_USER, sync_schedule_home: join(dir, 'elsewhere') });
+    expect(recap(result.output).failed, result.output).toBe(0);
+    const entry = spawnSync('getent', ['passwd', TEST_USER], { encoding: 'utf8' }).stdout.trim().split(':');
+    expect(entry[6]).toBe('/bin/sh');
+    expect(entry[5]).toBe(join(dir, 'home'));
+    expect(existsSync(join(dir, 'elsewhere'))).toBe(false);
   });
 
   it('refuses root unless sync_schedule_allow_root is set', () => {
