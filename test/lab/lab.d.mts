@@ -58,6 +58,9 @@ export const MAILMAN_CONFIG: "/etc/mailman3/mailman.cfg";
  * @property {Record<string, unknown>} [extraVars] extra playbook variables (merged into extra-vars.yml)
  * @property {Record<string, GatewaySite>} [gatewaySites] per gateway name: the site's own Postfix configuration
  *   before rcptsync (a gateway that already carries mail)
+ * @property {Record<string, string>} [gatewayLogins] per gateway name: an unprivileged user Ansible logs in as
+ *   (with sudo to root, `ansible_become`) instead of root. The user exists only inside that gateway: its
+ *   /etc/passwd, /etc/shadow, /etc/group and /etc/sudoers.d are private copies
  * @property {(message: string) => void} [log] progress messages
  * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
@@ -86,6 +89,8 @@ export class Lab {
     extraVars: Record<string, unknown>;
     /** @type {Record<string, GatewaySite>} */
     gatewaySites: Record<string, GatewaySite>;
+    /** @type {Record<string, string>} */
+    gatewayLogins: Record<string, string>;
     /**
      * Variables added to `env` (and so to every playbook run), e.g. an Ansible
      * callback's settings for one run; set and reset it freely.
@@ -166,6 +171,12 @@ export class Lab {
      * keeps another lab's namespaces or veths alive. @private @param {LabHost} host
      */
     private startHolder;
+    /**
+     * An unprivileged login user that exists only inside the host (private copies of
+     * the account files), with a home for Ansible's temporary files and passwordless
+     * sudo to root. @private @param {LabHost} host @param {string} user
+     */
+    private prepareLogin;
     /** Host key and sshd_config; returns the host's known_hosts line. @private @param {LabHost} host */
     private prepareSsh;
     /** @private @param {LabHost} host */
@@ -229,6 +240,12 @@ export type LabOptions = {
      * before rcptsync (a gateway that already carries mail)
      */
     gatewaySites?: Record<string, GatewaySite> | undefined;
+    /**
+     * per gateway name: an unprivileged user Ansible logs in as
+     * (with sudo to root, `ansible_become`) instead of root. The user exists only inside that gateway: its
+     * /etc/passwd, /etc/shadow, /etc/group and /etc/sudoers.d are private copies
+     */
+    gatewayLogins?: Record<string, string> | undefined;
     /**
      * progress messages
      */

@@ -76,6 +76,8 @@ const HOST_PLAN = [
 ];
 
 const POSTFIX_TREES = ['/etc/postfix', '/var/spool/postfix', '/var/lib/postfix'];
+/** Private to a gateway with its own login user (LabOptions.gatewayLogins). */
+const LOGIN_TREES = ['/etc/passwd', '/etc/shadow', '/etc/group', '/etc/sudoers.d'];
 const MAILMAN_TREES = ['/etc/mailman3', '/var/lib/mailman3'];
 /** Inside list1; the inventory's command names it, so it is the same everywhere. */
 export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
@@ -88,6 +90,9 @@ export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
  * @property {Record<string, unknown>} [extraVars] extra playbook variables (merged into extra-vars.yml)
  * @property {Record<string, GatewaySite>} [gatewaySites] per gateway name: the site's own Postfix configuration
  *   before rcptsync (a gateway that already carries mail)
+ * @property {Record<string, string>} [gatewayLogins] per gateway name: an unprivileged user Ansible logs in as
+ *   (with sudo to root, `ansible_become`) instead of root. The user exists only inside that gateway: its
+ *   /etc/passwd, /etc/shadow, /etc/group and /etc/sudoers.d are private copies
  * @property {(message: string) => void} [log] progress messages
  * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
@@ -139,6 +144,8 @@ export class Lab {
     this.extraVars = options.extraVars ?? {};
     /** @type {Record<string, GatewaySite>} */
     this.gatewaySites = options.gatewaySites ?? {};
+    /** @type {Record<string, string>} */
+    this.gatewayLogins = options.gatewayLogins ?? {};
     /**
      * Variables added to `env` (and so to every playbook run), e.g. an Ansible
      * callback's settings for one run; set and reset it freely.
@@ -170,7 +177,10 @@ export class Lab {
         address: plan.address.replace(/^10\.213\.0\./, `${this.network.subnet}.`),
         netns: this.network.netnsPrefix + plan.name,
         root,
-        mounts: plan.role === 'list' ? [...POSTFIX_TREES, ...MAILMAN_TREES] : [...POSTFIX_TREES],
+        mounts:
+          plan.role === 'list'
+            ? [...POSTFIX_TREES, ...MAILMAN_TREES]
+            : [...POSTFIX_TREES, ...(this.gatewayLogins[plan.name] ? LOGIN_TREES : [])],
         holderPid: 0,
       };
     }
@@ -365,6 +375,8 @@ export class Lab {
     mkdirSync(varLibPostfix, { recursive: true });
     chownSync(varLibPostfix, uid('postfix'), gid('postfix'));
     writeFileSync(join(etcPostfix, 'main.cf'), host.role === 'gateway' ? gatewayMainCf(host, this.controlAddress) : listServerMainCf(host));
+    const login = host.role === 'gateway' ? this.gatewayLogins[host.name] : undefined;
+    if (login) this.prepareLogin(host, login);
     const site = host.role === 'gateway' ? this.gatewaySites[host.name] : undefined;
     if (site) {
       writeFileSync(join(etcPostfix, 'main.cf'), `# The site's own settings, before rcptsync.\n${site.mainCf.join('\n')}\n`, { flag: 'a' });
@@ -422,6 +434,31 @@ export class Lab {
     host.holderPid = Number(readFileSync(pidFile, 'utf8').trim());
   }
 
+  /**
+   * An unprivileged login user that exists only inside the host (private copies of
+   * the account files), with a home for Ansible's temporary files and passwordless
+   * sudo to root. @private @param {LabHost} host @param {string} user
+   */
+  prepareLogin(host, user) {
+    const fs = join(host.root, 'fs');
+    const id = 64900;
+    const home = join(host.root, 'home', user);
+    mkdirSync(join(fs, 'etc', 'sudoers.d'), { recursive: true, mode: 0o755 });
+    mkdirSync(home, { recursive: true, mode: 0o755 });
+    chownSync(home, id, id);
+    const append = (/** @type {string} */ file, /** @type {string} */ line, /** @type {number} */ mode) => {
+      writeFileSync(join(fs, file), `${readFileSync(file, 'utf8').replace(/\n?$/, '\n')}${line}\n`, { mode });
+      chmodSync(join(fs, file), mode);
+    };
+    append('/etc/passwd', `${user}:x:${id}:${id}:rcptsync lab deploy user:${home}:/bin/sh`, 0o644);
+    append('/etc/group', `${user}:x:${id}:`, 0o644);
+    // "*": no password, but not a locked account (sshd refuses "!").
+    append('/etc/shadow', `${user}:*:19000:0:99999:7:::`, 0o640);
+    chownSync(join(fs, 'etc/shadow'), 0, groupId('shadow'));
+    writeFileSync(join(fs, 'etc', 'sudoers.d', 'rcptsync-lab'), `${user} ALL=(root) NOPASSWD: ALL\n`, { mode: 0o440 });
+    chmodSync(join(fs, 'etc', 'sudoers.d', 'rcptsync-lab'), 0o440);
+  }
+
   /** Host key and sshd_config; returns the host's known_hosts line. @private @param {LabHost} host */
   async prepareSsh(host) {
     const sshDir = join(host.root, 'ssh');
@@ -477,8 +514,10 @@ export class Lab {
     /** @type {Record<string, unknown>} */
     const gatewayHosts = {};
     for (const host of this.gateways) {
+      const login = this.gatewayLogins[host.name];
       gatewayHosts[host.name] = {
         ansible_host: host.address,
+        ...(login ? { ansible_user: login, ansible_become: true } : {}),
         rcptsync_relay_domains: Object.fromEntries(host.domains.map((domain) => [domain, `smtp:[${list1.address}]:25`])),
       };
     }
@@ -609,6 +648,12 @@ function uid(user) {
 /** @param {string} user */
 function gid(user) {
   return Number(passwdEntry(user)[3]);
+}
+/** A group's id from /etc/group. @param {string} group */
+function groupId(group) {
+  const line = readFileSync('/etc/group', 'utf8').split('\n').find((entry) => entry.startsWith(`${group}:`));
+  if (!line) throw new Error(`no group ${group}`);
+  return Number(line.split(':')[2]);
 }
 /** @param {string} user */
 function passwdEntry(user) {

@@ -39,6 +39,9 @@ def publish_script(args, upload_dir):
         tmp = args['tmp_prefix'] + name
         lines += [
             'mv -f %s %s' % (q(upload_dir + '/' + name), q(tmp)),
+            # An upload by an unprivileged SSH user (become) is still that user's:
+            # postmap would drop root privileges to it and fail to write beside it.
+            'chown 0:0 %s' % q(tmp),
             'chmod 0644 %s' % q(tmp),
             # The upload must still be the file the manifest describes.
             'echo %s | sha256sum --check --strict --quiet' % q('%s  %s' % (table['sha256'], tmp)),

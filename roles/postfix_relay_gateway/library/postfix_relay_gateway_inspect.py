@@ -196,16 +196,19 @@ class Gateway(object):
         self.config_dir = module.params['config_dir']
         self.main_cf = os.path.join(self.config_dir, 'main.cf')
         self.master_cf = os.path.join(self.config_dir, 'master.cf')
+        # An unprivileged login's PATH may lack the sbin directories.
+        self.postconf_bin = module.get_bin_path('postconf', required=True, opt_dirs=['/usr/sbin', '/sbin'])
+        self.postmap_bin = module.get_bin_path('postmap', required=True, opt_dirs=['/usr/sbin', '/sbin'])
 
     def postconf(self, *args):
-        rc, out, err = self.module.run_command(['postconf', '-c', self.config_dir] + list(args))
+        rc, out, err = self.module.run_command([self.postconf_bin, '-c', self.config_dir] + list(args))
         if rc != 0:
             self.module.fail_json(msg='postconf -c %s %s failed: %s' % (self.config_dir, ' '.join(args), err.strip()))
         return out
 
     def query(self, table, key):
         """The value when found, False when not, ('error', text) when postmap could not ask."""
-        rc, out, err = self.module.run_command(['postmap', '-c', self.config_dir, '-q', key, table])
+        rc, out, err = self.module.run_command([self.postmap_bin, '-c', self.config_dir, '-q', key, table])
         if rc == 0:
             return out.strip() or True
         if err.strip():

@@ -115,7 +115,7 @@ def main():
         with open(p['reload_marker'], 'a'):
             pass
 
-    postconf = ['postconf', '-c', p['config_dir']]
+    postconf = [module.get_bin_path('postconf', required=True, opt_dirs=['/usr/sbin', '/sbin']), '-c', p['config_dir']]
     sets = ['%s=%s' % (n, v) for n, v in sorted(changes.items()) if v is not None]
     removes = sorted(n for n, v in changes.items() if v is None)
     for argv in ([postconf + ['-e'] + sets] if sets else []) + ([postconf + ['-X'] + removes] if removes else []):
