@@ -8,6 +8,7 @@
 import { constants } from 'node:fs';
 import { access, stat, readFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
+import { userInfo } from 'node:os';
 import ssh2 from 'ssh2';
 import { runBounded } from '../collect/pool.js';
 import { ExitCode, RcptsyncError } from '../errors.js';
@@ -91,6 +92,16 @@ export async function checkListServer(server: ListServer): Promise<Check[]> {
     return checks;
   }
   const target = server.ssh;
+  if (target.local) {
+    add('connection', 'PASS', `local: the commands run on this control node as ${userInfo().username}, without SSH`);
+    const session = await connectSsh(target);
+    try {
+      await runSources(session);
+    } finally {
+      session.close();
+    }
+    return checks;
+  }
   const local = [await checkKey(target), await checkKnownHosts(target)];
   for (const [name, result] of local) add(name, result.verdict, result.detail, result.fix);
   // Through a jump host, only the jump host is reachable from here; the ssh check covers the rest.
@@ -111,6 +122,13 @@ export async function checkListServer(server: ListServer): Promise<Check[]> {
   }
 
   try {
+    await runSources(session);
+  } finally {
+    session?.close();
+  }
+  return checks;
+
+  async function runSources(session: RemoteSession | undefined): Promise<void> {
     for (const source of remote) {
       const name = `${source.label} (${source.type})`;
       if (!session) {
@@ -129,10 +147,7 @@ export async function checkListServer(server: ListServer): Promise<Check[]> {
         add(name, 'FAIL', messageOf(error));
       }
     }
-  } finally {
-    session?.close();
   }
-  return checks;
 }
 
 interface Outcome {

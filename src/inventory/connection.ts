@@ -5,7 +5,8 @@
  * ansible_ssh_private_key_file (or an ssh-agent), one ProxyJump hop from the
  * ssh argument variables, and checks host keys against
  * rcptsync_known_hosts_file. A list server whose inventory asks for more (a
- * proxy command or a chain of jump hosts, another connection plugin, become, a password, OpenSSH options
+ * proxy command or a chain of jump hosts, a connection plugin other than ssh
+ * or local, become, a password, OpenSSH options
  * that change where or as whom it connects) would be reached differently from
  * what the playbooks do, or not at all: such a host is refused by `validate`
  * with what to do instead, rather than failing later at collect time.
@@ -22,6 +23,8 @@ type Report = (path: VarPath, message: string) => void;
 
 /** ansible_connection values that mean "SSH to ansible_host", which is what rcptsync does. */
 const SSH_CONNECTIONS = new Set(['ssh', 'smart', 'paramiko', 'paramiko_ssh', 'ansible.builtin.ssh', 'ansible.builtin.paramiko_ssh', 'ansible.legacy.ssh']);
+/** ansible_connection values for the control node itself: the commands run here, without SSH. */
+const LOCAL_CONNECTIONS = new Set(['local', 'ansible.builtin.local']);
 
 const SSH_ARGS_VARIABLES = ['ansible_ssh_common_args', 'ansible_ssh_extra_args', 'ansible_ssh_args'];
 
@@ -224,15 +227,20 @@ function sameAsUsed(key: string, value: string, uses: ConnectionUses): boolean {
 /** Report every connection variable of a list server that rcptsync would not honour. */
 export function checkConnection(vars: Record<string, unknown>, report: Report): void {
   const connection = vars['ansible_connection'];
-  if (connection !== undefined && !(typeof connection === 'string' && SSH_CONNECTIONS.has(connection))) {
+  const local = typeof connection === 'string' && LOCAL_CONNECTIONS.has(connection);
+  if (connection !== undefined && !local && !(typeof connection === 'string' && SSH_CONNECTIONS.has(connection))) {
     const shown = typeof connection === 'string' ? `"${connection}"` : JSON.stringify(connection);
     report(
       ['ansible_connection'],
-      `is ${shown}, but rcptsync reaches list servers only with its own SSH client: ` +
-        (connection === 'local'
-          ? 'for the control node itself, run an sshd there and set ansible_connection: ssh and ansible_host: 127.0.0.1 for this host'
-          : 'give this host an sshd that the control node reaches (ansible_host, ansible_port) and set ansible_connection: ssh'),
+      `is ${shown}, but rcptsync reaches list servers only with its own SSH client, or runs the commands on the control node itself (local): ` +
+        'give this host an sshd that the control node reaches (ansible_host, ansible_port) and set ansible_connection: ssh',
     );
+  }
+
+  // Local: no SSH at all, so SSH settings cannot mislead; become still would.
+  if (local) {
+    checkBecome(vars, report);
+    return;
   }
 
   for (const name of PASSWORD_VARIABLES) {
@@ -241,15 +249,7 @@ export function checkConnection(vars: Record<string, unknown>, report: Report): 
     }
   }
 
-  for (const name of BECOME_VARIABLES) {
-    if (isTrue(vars[name])) {
-      report(
-        [name],
-        'rcptsync never becomes another user: every source command runs as ansible_user (the mailman3 default already runs `sudo -n -u list mailman lists`, see docs/production.md). ' +
-          'Put any sudo into the source\'s command and set become only for the hosts that need it (e.g. group_vars/mail_gateways)',
-      );
-    }
-  }
+  checkBecome(vars, report);
 
   for (const name of SSH_ARGS_VARIABLES) {
     const value = vars[name];
@@ -263,6 +263,18 @@ export function checkConnection(vars: Record<string, unknown>, report: Report): 
       continue;
     }
     for (const problem of sshArgProblems(value, usesOf(vars))) report([name], problem);
+  }
+}
+
+function checkBecome(vars: Record<string, unknown>, report: Report): void {
+  for (const name of BECOME_VARIABLES) {
+    if (isTrue(vars[name])) {
+      report(
+        [name],
+        'rcptsync never becomes another user: every source command runs as ansible_user (the mailman3 default already runs `sudo -n -u list mailman lists`, see docs/production.md). ' +
+          'Put any sudo into the source\'s command and set become only for the hosts that need it (e.g. group_vars/mail_gateways)',
+      );
+    }
   }
 }
 

@@ -77,6 +77,7 @@ export function sshTargetOf(name: string, vars: Record<string, unknown>, env: No
   const agentSocket = env['SSH_AUTH_SOCK'];
   const connectTimeout = typeof vars['rcptsync_connect_timeout'] === 'number' ? vars['rcptsync_connect_timeout'] : DEFAULTS.connectTimeoutSeconds;
   const jump = jumpOf(vars);
+  const local = vars['ansible_connection'] === 'local' || vars['ansible_connection'] === 'ansible.builtin.local';
   return {
     name,
     host: str('ansible_host') ?? str('ansible_ssh_host') ?? name,
@@ -88,6 +89,7 @@ export function sshTargetOf(name: string, vars: Record<string, unknown>, env: No
     connectTimeoutMs: Math.round(connectTimeout * 1000),
     // As OpenSSH: the jump host's user is the local one unless the spec names one.
     ...(jump ? { jump: { host: jump.host, port: jump.port, user: jump.user ?? currentUser(env) } } : {}),
+    ...(local ? { local: true } : {}),
   };
 }
 

@@ -139,9 +139,12 @@ function readPrivateKey(target: SshTarget, file: string): Buffer {
 
 /**
  * Opens an authenticated connection. Resolves only once the host key has
- * matched known_hosts and authentication succeeded.
+ * matched known_hosts and authentication succeeded. A target with `local`
+ * (ansible_connection: local) gets a session that runs its commands here.
  */
 export async function connectSsh(target: SshTarget): Promise<RemoteSession> {
+  // ansible_connection: local: the control node itself, no SSH.
+  if (target.local) return new (await import('./local.js')).LocalSession(target);
   // Read the local files first: their errors should not wait for the network.
   const knownHosts = readKnownHosts(target.knownHostsFile);
   if (!target.privateKeyFile && !target.agentSocket) {

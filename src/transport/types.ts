@@ -17,6 +17,8 @@ export interface SshTarget {
    * same known_hosts file are used for it, as for the host itself.
    */
   jump?: SshJump;
+  /** `ansible_connection: local`: the commands run on this machine, without SSH. */
+  local?: boolean;
 }
 
 /** One ProxyJump hop: `[user@]host[:port]`. */

@@ -56,7 +56,7 @@ describe('connection variables on a real inventory', () => {
     // Typical of a site whose gateways sit behind a bastion: set for all hosts.
     writeFileSync(join(dir, 'group_vars', 'all.yml'), `ansible_user: deploy\nansible_become: true\n`);
     writeFileSync(join(dir, 'host_vars', 'lists1.yml'), `ansible_host: 10.1.0.5\nansible_ssh_common_args: "-o ProxyJump=bastion1.example.org,bastion2.example.org"\n`);
-    writeFileSync(join(dir, 'host_vars', 'lists2.yml'), `ansible_connection: local\nansible_become: false\n`);
+    writeFileSync(join(dir, 'host_vars', 'lists2.yml'), `ansible_connection: docker\nansible_become: false\n`);
     writeFileSync(join(dir, 'host_vars', 'lists3.yml'), `ansible_become: false\nansible_ssh_extra_args: "-o ControlMaster=auto -o ControlPersist=60s -C"\n`);
     writeFileSync(join(dir, 'host_vars', 'mx1.yml'), `rcptsync_relay_domains:\n  lists.example.org: "smtp:[lists1.example.org]:25"\nansible_ssh_common_args: "-J bastion.example.org"\n`);
     problems = checkInventory(await resolveInventory({ inventory: dir })).problems;
@@ -65,18 +65,18 @@ describe('connection variables on a real inventory', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('refuses a chain of jump hosts, a local connection and become on list servers, at the line that sets them', () => {
+  it('refuses a chain of jump hosts, another connection plugin and become on list servers, at the line that sets them', () => {
     const at = (file: string): string => join(dir, file); // outside the working directory: shown absolute
     expect(problems.map(({ host, path, file, line }) => ({ host, path, file, line }))).toEqual([
       { host: 'lists1', path: 'ansible_become', file: at('group_vars/all.yml'), line: 2 },
       { host: 'lists1', path: 'ansible_ssh_common_args', file: at('host_vars/lists1.yml'), line: 2 },
       { host: 'lists2', path: 'ansible_connection', file: at('host_vars/lists2.yml'), line: 1 },
     ]);
-    const [become, jump, local] = problems;
+    const [become, jump, plugin] = problems;
     expect(jump!.message).toMatch(
       /^-o ProxyJump=bastion1\.example\.org,bastion2\.example\.org: a chain of jump hosts is not supported; rcptsync tunnels through one jump host given as -o ProxyJump=\[user@\]host\[:port\] .*ssh -N -L 2222:LISTSERVER:22 bastion.*ansible_host: 127\.0\.0\.1 and ansible_port: 2222/,
     );
-    expect(local!.message).toMatch(/^is "local", but rcptsync reaches list servers only with its own SSH client: .*ansible_host: 127\.0\.0\.1/);
+    expect(plugin!.message).toMatch(/^is "docker", but rcptsync reaches list servers only with its own SSH client, or runs the commands on the control node itself \(local\): .*set ansible_connection: ssh$/);
     expect(become!.message).toMatch(/^rcptsync never becomes another user: .*group_vars\/mail_gateways/);
   });
 
@@ -98,11 +98,16 @@ describe('each connection variable', () => {
     }
   });
 
-  it('accepts ssh connections under their names, refuses other plugins', () => {
-    for (const name of ['ssh', 'smart', 'paramiko', 'ansible.builtin.ssh']) expect(problemsOf({ ansible_connection: name })).toEqual([]);
+  it('accepts ssh and local connections under their names, refuses other plugins', () => {
+    for (const name of ['ssh', 'smart', 'paramiko', 'ansible.builtin.ssh', 'local', 'ansible.builtin.local']) expect(problemsOf({ ansible_connection: name })).toEqual([]);
     expect(problemsOf({ ansible_connection: 'community.docker.docker' })).toEqual([
       expect.objectContaining({ path: 'ansible_connection', message: expect.stringMatching(/^is "community\.docker\.docker", but .*set ansible_connection: ssh$/) }),
     ]);
+  });
+
+  it('ignores SSH settings of a local host, but not become', () => {
+    expect(problemsOf({ ansible_connection: 'local', ansible_ssh_common_args: '-o ProxyCommand=x', ansible_password: 'x' })).toEqual([]);
+    expect(problemsOf({ ansible_connection: 'local', ansible_become: true })).toEqual([expect.objectContaining({ path: 'ansible_become' })]);
   });
 
   it('takes become as Ansible does: only a true value matters', () => {
