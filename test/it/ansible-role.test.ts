@@ -230,6 +230,18 @@ describe('postfix_relay_gateway on a real Postfix', () => {
     render(known);
   }, 240_000);
 
+  it('postfix_relay_gateway_relay_subdomains: false takes relay_domains out of parent_domain_matches_subdomains (554 for a subdomain), true puts it back', async () => {
+    const strict = playbook('deploy.yml', '-e', 'postfix_relay_gateway_relay_subdomains=false');
+    expect(strict.status, strict.out).toBe(0);
+    expect(strict.out).toMatch(/main\.cf: parent_domain_matches_subdomains: \(not set\) -> '[^']*'/);
+    expect(run('postconf', ['-c', etc, '-h', 'parent_domain_matches_subdomains']).out).not.toContain('relay_domains');
+    expect(await eventually('x@sub.lists.example.test', /^554 /)).toMatch(/^554 5\.7\.1 /);
+    const loose = playbook('deploy.yml', '-e', 'postfix_relay_gateway_relay_subdomains=true');
+    expect(loose.status, loose.out).toBe(0);
+    expect(run('postconf', ['-c', etc, '-h', 'parent_domain_matches_subdomains']).out).toContain('relay_domains');
+    expect(await eventually('x@sub.lists.example.test', /^550 /)).toMatch(/^550 5\.1\.1 /);
+  }, 240_000);
+
   it('publishes a new list, answers 450 with the burn-in switch, and verify.yml expects the same', async () => {
     render([...known, 'newlist@lists.example.test']);
     const soft = playbook('deploy.yml', '-e', 'postfix_relay_gateway_soft_reject=true');

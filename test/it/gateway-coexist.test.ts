@@ -150,6 +150,27 @@ describe('a gateway that already relays its own domains', () => {
     expect(again.recap[gw.name]?.['changed'], again.out).toBe(0);
   }, 240_000);
 
+  it('compatibility_level 0, where relay_domains defaults to $mydestination: the reference is kept, and absent gives main.cf back', async () => {
+    const old = await ScratchPostfix.start('gwcompat0', ['compatibility_level = 0', 'mydestination = gwcompat0.rcptsync.test']);
+    const inv = join(work, 'compat0.ini');
+    try {
+      const untouched = old.explicit();
+      renderTree(rendered, { [old.name]: lists });
+      writeInventory(inv, [old], rendered);
+      const deployed = playbook(inv, 'deploy.yml');
+      expect(deployed.status, deployed.out).toBe(0);
+      expect(old.value('relay_domains')).toBe(`cdb:${old.mapDir}/relay_domains, $mydestination`);
+      expect(deployed.out).not.toContain('CONFLICT');
+      expect(await old.eventually('announce@lists.example.test', /^250 /)).toMatch(/^250 /);
+      const absent = playbook(inv, 'deploy.yml', '-e', 'postfix_relay_gateway_state=absent');
+      expect(absent.status, absent.out).toBe(0);
+      expect(old.explicit()).toBe(untouched);
+    } finally {
+      old.stop();
+      renderTree(rendered, { [gw.name]: lists });
+    }
+  }, 240_000);
+
   it('refuses to add a recipient table while the site relays domains without one (they would reject every recipient)', async () => {
     const bare = await ScratchPostfix.start('gwbare', ['relay_domains = example.com']);
     const inv = join(work, 'bare.ini');

@@ -62,6 +62,8 @@ export class ScratchPostfix {
     const postfixUid = Number(run('id', ['-u', 'postfix']).out.trim().split('\n')[0]);
     chownSync(join(root, 'data'), postfixUid, -1);
     copyFileSync('/etc/postfix/master.cf', join(gw.etc, 'master.cf'));
+    const key = (line: string) => line.split('=')[0]!.trim();
+    const overridden = new Set(mainCf.map(key));
     writeFileSync(
       join(gw.etc, 'main.cf'),
       [
@@ -75,9 +77,10 @@ export class ScratchPostfix {
         'inet_protocols = ipv4',
         `maillog_file = ${gw.log}`,
         `maillog_file_prefixes = ${root}`,
-        ...mainCf,
-        '',
-      ].join('\n'),
+      ]
+        .filter((line) => !overridden.has(key(line)))
+        .concat(mainCf, [''])
+        .join('\n'),
     );
     gw.postconf('-F', '*/*/chroot = n');
     gw.postconf('-M#', 'smtp/inet');

@@ -243,10 +243,23 @@ class Inspection(object):
             '|'.join(re.escape(t) for t in sorted(self.p['suffixes'])), re.escape(self.p['map_dir'].rstrip('/'))))
 
     def raw(self, name):
-        """The value as main.cf writes it; the expanded default when main.cf does not set it."""
+        """The value as main.cf writes it; the expanded default when main.cf does not set it
+        (at compatibility_level < 2 relay_domains defaults to $mydestination: kept as a reference)."""
         if name in self.explicit:
             return self.explicit[name]
+        if name == 'relay_domains' and self.compat() < 2:
+            return '$mydestination'
         return self.expanded.get(name, '')
+
+    def implicit(self, name):
+        """What main.cf means for a parameter it does not set (as raw() reads it)."""
+        if name == 'relay_domains' and self.compat() < 2:
+            return '$mydestination'
+        return parse_assignments(self.gw.postconf('-d', '-x', name)).get(name, '')
+
+    def compat(self):
+        match = re.match(r'^(\d+)', self.expanded.get('compatibility_level', '0'))
+        return int(match.group(1)) if match else 0
 
     def ours(self, token, table=None):
         match = self.ours_re.match(token)
@@ -289,7 +302,7 @@ class Inspection(object):
         if self.p['manage_relay_restrictions']:
             relay = tokens(self.expanded.get('smtpd_relay_restrictions', ''))
             rcpt = tokens(self.expanded.get('smtpd_recipient_restrictions', ''))
-            compat = int((re.match(r'^(\d+)', self.expanded.get('compatibility_level', '0')) or re.match('0', '0')).group(0))
+            compat = self.compat()
             keep = ('reject_unauth_destination' in relay
                     or (not relay and 'reject_unauth_destination' in rcpt and compat >= 1))
             if not keep:
@@ -329,10 +342,12 @@ class Inspection(object):
             if rest == current:
                 continue
             old = record.get(param, {})
-            if 'before' in old and tokens(old['before']) == rest:
+            if 'before' in old and old['before'] is not None and tokens(old['before']) == rest:
                 changes[param] = old['before']
+            elif not rest or ('before' in old and old['before'] is None and rest == tokens(self.implicit(param))):
+                changes[param] = None
             else:
-                changes[param] = ', '.join(rest) if rest else None
+                changes[param] = ', '.join(rest)
             before[param] = self.explicit.get(param)
         for name, old in sorted(record.items()):
             if name in dict(LIST_PARAMS) or 'set' not in old:
@@ -478,7 +493,10 @@ class Inspection(object):
                 if self.query_all(where, 'relay_domains', table, (domain,)):
                     add('WARN %s: relay_domains: the site table %s also lists %s: it stays relayed when rcptsync '
                         'stops relaying it' % (where, table, domain))
-        others = [t for t in literal if t not in self.domains] + [t for t in site['relay_domains'] if ':' in t or t.startswith('/')]
+        # Domains of mydestination are in the local address class: relay_recipient_maps does not apply to them.
+        local = set(t.lower() for t in tokens(self.expanded.get('mydestination', '')))
+        others = ([t for t in literal if t not in self.domains and t not in local]
+                  + [t for t in site['relay_domains'] if ':' in t or t.startswith('/')])
         if others and not site['relay_recipient_maps'] and self.p['state'] == 'present':
             add('CONFLICT %s: relay_recipient_maps is empty, so the site\'s relayed domains (relay_domains = %s) '
                 'accept every recipient; adding rcptsync\'s table would make them reject every recipient '
