@@ -8,8 +8,9 @@
 import { stat } from 'node:fs/promises';
 import type { GatewayPolicy } from '../inventory/model.js';
 import type { Snapshot } from '../model/snapshot.js';
-import { diffTables, type Plan } from '../plan/diff.js';
-import { checkSafety, SafetyRefusedError, sourceCountsOf, type Violation } from '../plan/guard.js';
+import { diffTables, withRoutes, type Plan } from '../plan/diff.js';
+import { diffRoutes, routesFromGitRevision, routesFromRenderedTree, routesFromSnapshot, type Routes } from '../plan/routes.js';
+import { checkSafety, findViolations, SafetyRefusedError, sourceCountsOf, type Violation } from '../plan/guard.js';
 import { tablesFromGatewayTables, tablesFromGitRevision, tablesFromRenderedTree, tablesFromSnapshot, type GatewayTables } from '../plan/tables.js';
 import { buildGatewayTables, type GatewayTable } from '../model/snapshot-io.js';
 import type { SourceFailure } from '../collect/collect.js';
@@ -26,6 +27,8 @@ export interface Baseline {
   snapshot?: Snapshot;
   /** When that state was written. */
   writtenAt?: Date;
+  /** Its relayed domains and next hops (transport). */
+  routes: Routes;
 }
 
 export interface BaselineOptions {
@@ -40,18 +43,34 @@ export async function loadBaseline(options: BaselineOptions): Promise<Baseline> 
   if (options.against !== undefined) return loadExplicitBaseline(options.against, options.outDir);
   const lastGood = await loadLastKnownGoodFile(options.stateDir, options.outDir);
   if (lastGood) {
-    return { description: 'the last-known-good state', tables: tablesFromSnapshot(lastGood.snapshot), snapshot: lastGood.snapshot, writtenAt: lastGood.writtenAt };
+    return {
+      description: 'the last-known-good state',
+      tables: tablesFromSnapshot(lastGood.snapshot),
+      routes: routesFromSnapshot(lastGood.snapshot),
+      snapshot: lastGood.snapshot,
+      writtenAt: lastGood.writtenAt,
+    };
   }
   if (await isDirectory(options.outDir)) {
-    return { description: `the rendered tree ${options.outDir} (no last-known-good state yet)`, tables: await tablesFromRenderedTree(options.outDir) };
+    return {
+      description: `the rendered tree ${options.outDir} (no last-known-good state yet)`,
+      tables: await tablesFromRenderedTree(options.outDir),
+      routes: await routesFromRenderedTree(options.outDir),
+    };
   }
-  return { description: 'nothing (first run)', tables: new Map() };
+  return { description: 'nothing (first run)', tables: new Map(), routes: new Map() };
 }
 
 async function loadExplicitBaseline(against: string, outDir: string): Promise<Baseline> {
-  if (await isDirectory(against)) return { description: `the rendered tree ${against}`, tables: await tablesFromRenderedTree(against) };
+  if (await isDirectory(against)) {
+    return { description: `the rendered tree ${against}`, tables: await tablesFromRenderedTree(against), routes: await routesFromRenderedTree(against) };
+  }
   // Anything else is a git revision of the output tree, e.g. HEAD or origin/main.
-  return { description: `${outDir} at git revision ${against}`, tables: await tablesFromGitRevision(outDir, against, '.') };
+  return {
+    description: `${outDir} at git revision ${against}`,
+    tables: await tablesFromGitRevision(outDir, against, '.'),
+    routes: await routesFromGitRevision(outDir, against, '.'),
+  };
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -90,6 +109,8 @@ export interface PlanResult {
   held: HeldRemoval[];
   /** Set when nothing may be published: --on-refusal stop, no state to hold from, or a rule holding cannot satisfy. */
   refusal?: SafetyRefusedError;
+  /** Breaches that --force or --allow-removals accepted: still shown, in every report. */
+  accepted: Violation[];
 }
 
 /**
@@ -98,15 +119,20 @@ export interface PlanResult {
  */
 export function planAgainst(baseline: Baseline, snapshot: Snapshot, safety: SafetySettings): PlanResult {
   const built = buildGatewayTables(snapshot);
-  const plan = diffTables(baseline.tables, tablesFromGatewayTables(built));
-  const violations = checkSafety(plan, safetyOptions(baseline, snapshot, safety));
-  const unchanged = { baseline, plan, violations, snapshot, built, publishedPlan: plan, held: [] };
+  // Settings do not change by holding removals: one route comparison serves both plans.
+  const routes = diffRoutes(baseline.routes, routesFromSnapshot(snapshot));
+  const plan = withRoutes(diffTables(baseline.tables, tablesFromGatewayTables(built)), routes);
+  const options = safetyOptions(baseline, snapshot, safety);
+  const violations = checkSafety(plan, options);
+  const refusing = new Set(violations.map((v) => v.message));
+  const accepted = safety.force || safety.allowRemovals !== undefined ? findViolations(plan, options).filter((v) => !refusing.has(v.message)) : [];
+  const unchanged = { baseline, plan, violations, snapshot, built, publishedPlan: plan, held: [], accepted };
   if (violations.length === 0) return unchanged;
   // Holding needs the sources behind the baseline: a rendered tree alone has none.
   if ((safety.onRefusal ?? 'hold') === 'stop' || !baseline.snapshot) return { ...unchanged, refusal: new SafetyRefusedError(violations) };
   const holding = holdRemovals(baseline.snapshot, snapshot, plan, violations);
   const heldBuilt = buildGatewayTables(holding.snapshot);
-  const publishedPlan = diffTables(baseline.tables, tablesFromGatewayTables(heldBuilt));
+  const publishedPlan = withRoutes(diffTables(baseline.tables, tablesFromGatewayTables(heldBuilt)), routes);
   // What holding cannot cure (e.g. a domain under its minimum with nothing removed) still stops the run.
   const remaining = checkSafety(publishedPlan, safetyOptions(baseline, holding.snapshot, safety));
   return {
@@ -117,6 +143,7 @@ export function planAgainst(baseline: Baseline, snapshot: Snapshot, safety: Safe
     built: heldBuilt,
     publishedPlan,
     held: holding.held,
+    accepted,
     ...(remaining.length > 0 ? { refusal: new SafetyRefusedError(remaining) } : {}),
   };
 }
@@ -172,6 +199,8 @@ export interface ApplyResult {
   violations: Violation[];
   /** Failed sources published from the last-known-good state. */
   carried: CarriedSource[];
+  /** Breaches accepted by --force or --allow-removals. */
+  accepted: Violation[];
 }
 
 /**
@@ -202,5 +231,6 @@ export async function applySnapshot(snapshot: Snapshot, options: ApplyOptions): 
     held: decided.held,
     violations: decided.violations,
     carried,
+    accepted: decided.accepted,
   };
 }

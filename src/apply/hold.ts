@@ -48,6 +48,8 @@ export function holdRemovals(lastPublished: Snapshot, snapshot: Snapshot, plan: 
   const heldDomains = new Set<string>();
   const emptiedSources = new Set<string>();
   for (const v of violations) {
+    // A domain no longer relayed cannot be held: the gateway no longer has a table for it (the run stops instead).
+    if (v.rule === 'domain-unrelayed') continue;
     if (v.rule === 'source-empty' && v.host !== undefined && v.index !== undefined) emptiedSources.add(sourceId({ host: v.host, index: v.index }));
     else if (v.domain !== undefined) heldDomains.add(v.domain);
     else if (v.gateway !== undefined) {

@@ -3,7 +3,8 @@ import { collect } from '../collect/collect.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { loadInventory, maxStaleHoursOf } from '../inventory/load.js';
 import { readSnapshot } from '../model/snapshot-io.js';
-import { formatPlan, type PlanFormat } from '../plan/format.js';
+import { attributeChanges } from '../plan/attribution.js';
+import { formatPlan, type PlanContext, type PlanFormat } from '../plan/format.js';
 import type { Io } from './io.js';
 import {
   collectOptions,
@@ -25,6 +26,7 @@ const planOptions: OptionSet = {
   against: { type: 'string', value: 'DIR|REV', help: 'compare with this rendered tree, or this git revision of the output tree (e.g. HEAD)' },
   format: { type: 'string', value: 'FORMAT', help: 'text, markdown (for a pull request) or json', default: 'text' },
   'max-listed': { type: 'string', value: 'N', help: 'addresses listed per domain and direction', default: '50' },
+  'max-bytes': { type: 'string', value: 'N', help: 'markdown: never longer than N bytes (default 60000, under a GitHub comment\'s 65,536 characters)' },
   'expect-no-changes': { type: 'boolean', help: 'exit 4 when there are changes (drift check)' },
   snapshot: { type: 'string', short: 's', value: 'FILE', help: 'plan from this snapshot instead of collecting' },
 };
@@ -67,7 +69,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     maxStaleHours: (failure) => maxStaleHoursOf(inventory, failure.host, failure.index),
   });
   const allowRemovals = integerOption(values, 'allow-removals', 0);
-  const { plan, violations, held, refusal } = planAgainst(baseline, snapshot, {
+  const { plan, violations, held, refusal, accepted } = planAgainst(baseline, snapshot, {
     policies: inventory.policies,
     force: Boolean(values['force']),
     ...(allowRemovals !== undefined ? { allowRemovals } : {}),
@@ -75,7 +77,19 @@ export async function run(argv: string[], io: Io): Promise<number> {
   });
   const outcome = outcomeOf(carried, held);
   const maxListed = integerOption(values, 'max-listed', 0)!;
-  const text = formatPlan(plan, format as PlanFormat, { maxListed });
+  const maxBytes = integerOption(values, 'max-bytes', 1);
+  const strip = (message: string): string => message.replace(/; run with --force to accept$/, '');
+  const context: PlanContext = {
+    baseline: baseline.description,
+    verdict: refusal ? 'refused' : outcome.name,
+    ...(refusal ? { refusals: refusal.violations.map((v) => v.message) } : { holds: violations.map((v) => strip(v.message)) }),
+    held: held.map((h) => `${h.gateways.join(', ')}: ${h.domain}: ${h.count} from ${h.host} ${h.label} (first: ${h.first.join(', ')}${h.count > h.first.length ? ', ...' : ''})`),
+    accepted: accepted.map((v) => strip(v.message)),
+    carried: carried.map((c) => `${c.hostKey ? 'HOST KEY problem: ' : ''}${c.host}: ${c.label}: ${c.addresses} addresses from ${c.since} (${c.staleHours} h ago, limit ${c.maxStaleHours} h): ${c.reason}`),
+    attribution: attributeChanges(plan, baseline.snapshot, snapshot),
+    fullDiff: `git diff -- ${outDir}`,
+  };
+  const text = formatPlan(plan, format as PlanFormat, { maxListed, ...(maxBytes !== undefined ? { maxBytes } : {}), context });
   if (format === 'json') {
     const parsed = JSON.parse(text) as Record<string, unknown>;
     io.stdout.write(
@@ -85,6 +99,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           baseline: baseline.description,
           outcome: refusal ? 'refused' : outcome.name,
           refusals: violations.map((v) => v.message),
+          accepted: accepted.map((v) => v.message),
           carriedForward: carried,
           held,
         },
@@ -93,27 +108,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       )}\n`,
     );
   } else {
-    const markdown = format === 'markdown';
-    const heading = markdown ? `Compared with ${baseline.description}.\n\n` : `Compared with ${baseline.description}.\n`;
-    io.stdout.write(heading + text + (text.endsWith('\n') ? '' : '\n'));
-    const section = (title: string, items: string[]): void => {
-      if (items.length === 0) return;
-      const bullet = markdown ? '- ' : '  ';
-      io.stdout.write(`\n${markdown ? '**' : ''}${title}${markdown ? '**' : ''}\n${items.map((item) => bullet + item).join('\n')}\n`);
-    };
-    section(
-      'Carried forward (failed in this run; their last good addresses are published):',
-      carried.map((c) => `${c.hostKey ? 'HOST KEY problem: ' : ''}${c.host}: ${c.label}: ${c.addresses} addresses from ${c.since} (${c.staleHours} h ago, limit ${c.maxStaleHours} h): ${c.reason}`),
-    );
-    if (refusal) {
-      section('sync would refuse this plan and publish nothing:', refusal.violations.map((v) => v.message));
-    } else {
-      section('sync would hold these removals for review (still accepted) and publish everything else:', violations.map((v) => v.message));
-      section(
-        'Held:',
-        held.map((h) => `${h.gateways.join(', ')}: ${h.domain}: ${h.count} from ${h.host} ${h.label} (first: ${h.first.join(', ')}${h.count > h.first.length ? ', ...' : ''})`),
-      );
-    }
+    io.stdout.write(text);
   }
   if (refusal) return ExitCode.refused;
   if (outcome.code !== ExitCode.ok) return outcome.code;

@@ -10,6 +10,7 @@ import type { GatewayPolicy } from '../inventory/model.js';
 import { writeMetrics, type EntryCount, type RunReport } from '../metrics/textfile.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { planLine, summary } from '../plan/format.js';
+import { describeRouteChange } from '../plan/routes.js';
 import { countTables } from '../plan/tables.js';
 import { SafetyRefusedError, type Violation } from '../plan/guard.js';
 import { integerOption, refusalPolicy, stringOption, type ParsedOptions } from './options.js';
@@ -51,11 +52,13 @@ export async function publish(
     lines.push(`  ${g.gateway}: ${fmt(g.after)} entries (${summary(g)})`);
     for (const d of g.domains) lines.push(`    ${d.domain}: ${fmt(d.after)} (${summary(d)})`);
   }
+  if (result.plan.routes.length > 0) lines.push('Relayed domains and next hops:', ...result.plan.routes.map((c) => `  ${describeRouteChange(c)}`));
   lines.push(planLine(result.plan).replace(/^Plan:/, 'Applied:'));
   lines.push(`Rendered tree: ${outDir}; last-known-good state: ${result.stateFile}`);
   const outcome = outcomeOf(result.carried, result.held);
   reporter.result(lines.join('\n'), {
     gateways,
+    routes: result.plan.routes,
     output: outDir,
     state: result.stateFile,
     changed: result.plan.hasChanges,
@@ -64,6 +67,7 @@ export async function publish(
     held: result.held,
   });
   reportDegradation(reporter, result.carried, result.held, result.violations);
+  for (const v of result.accepted) reporter.info(`accepted by --force or --allow-removals: ${v.message.replace(/; run with --force to accept$/, '')}`);
   return { entries: countTables(result.tables), carried: result.carried, held: result.held, exitCode: outcome.code };
 }
 

@@ -3,6 +3,7 @@
  * gateway and per domain. Pure; a linear merge of sorted lists, so a million
  * entries cost one pass.
  */
+import type { RouteChange } from './routes.js';
 import { compareAddresses, compareCodeUnits, sortedUnique, type GatewayTables } from './tables.js';
 
 export interface Counts {
@@ -36,7 +37,15 @@ export interface Plan {
   /** Every gateway present before or after, sorted. */
   gateways: GatewayPlan[];
   totals: Counts;
+  /** Relayed domains added or dropped and next hops changed (see routes.ts); empty when not compared. */
+  routes: RouteChange[];
+  /** Any recipient added or removed, or any route changed. */
   hasChanges: boolean;
+}
+
+/** The plan with the route changes of the same comparison. */
+export function withRoutes(plan: Plan, routes: RouteChange[]): Plan {
+  return { ...plan, routes, hasChanges: plan.hasChanges || routes.length > 0 };
 }
 
 const EMPTY: readonly string[] = [];
@@ -107,5 +116,5 @@ export function diffTables(before: GatewayTables, after: GatewayTables): Plan {
     gateways.push(gatewayPlan);
     addCounts(totals, gatewayPlan);
   }
-  return { gateways, totals, hasChanges: totals.added > 0 || totals.removed > 0 };
+  return { gateways, totals, routes: [], hasChanges: totals.added > 0 || totals.removed > 0 };
 }

@@ -42,7 +42,7 @@ export function sourceCountsOf(snapshot: Snapshot): SourceCount[] {
   return [...counts.values()];
 }
 
-export type ViolationRule = 'removal-percent' | 'max-removals' | 'source-empty' | 'min-entries';
+export type ViolationRule = 'removal-percent' | 'max-removals' | 'source-empty' | 'min-entries' | 'domain-unrelayed';
 
 export interface Violation {
   rule: ViolationRule;
@@ -143,12 +143,27 @@ function removalViolations(
   return found;
 }
 
-function gatewayViolations(gateway: GatewayPlan, policy: GatewayPolicy | undefined, defaults: Thresholds): Violation[] {
+function gatewayViolations(gateway: GatewayPlan, policy: GatewayPolicy | undefined, defaults: Thresholds, unrelayed: ReadonlySet<string>): Violation[] {
   const name = gateway.gateway;
   const gatewayThresholds = thresholdsFor(policy, defaults);
   const domainFound: Violation[] = [];
   const domainPlans = new Map<string, DomainPlan>(gateway.domains.map((d) => [d.domain, d]));
   for (const domain of gateway.domains) {
+    // A domain the gateway stops relaying is its own event, whatever its size: its mail will get 554.
+    if (unrelayed.has(domain.domain)) {
+      if (domain.before > 0) {
+        domainFound.push({
+          rule: 'domain-unrelayed',
+          message: `${name}: ${domain.domain}: no longer relayed: its ${formatCount(domain.before)} entr${domain.before === 1 ? 'y goes' : 'ies go'} and its mail will be refused (554 Relay access denied); ${FORCE_HINT}`,
+          gateway: name,
+          domain: domain.domain,
+          removed: domain.removed.length,
+          before: domain.before,
+          after: 0,
+        });
+      }
+      continue;
+    }
     const thresholds = thresholdsFor(policy, defaults, domain.domain);
     const prefix = `${name}: ${domain.domain}`;
     // The gateway's absolute limit already covers each domain; only a domain's own limit adds a rule.
@@ -212,7 +227,10 @@ export function findViolations(plan: Plan, options: Omit<SafetyOptions, 'force' 
   const policies = new Map(options.policies.map((p) => [p.gateway, p]));
   const found: Violation[] = [];
   if (options.sourcesBefore && options.sourcesAfter) found.push(...sourceViolations(options.sourcesBefore, options.sourcesAfter));
-  for (const gateway of plan.gateways) found.push(...gatewayViolations(gateway, policies.get(gateway.gateway), defaults));
+  for (const gateway of plan.gateways) {
+    const unrelayed = new Set(plan.routes.filter((r) => r.gateway === gateway.gateway && r.change === 'no longer relayed').map((r) => r.domain));
+    found.push(...gatewayViolations(gateway, policies.get(gateway.gateway), defaults, unrelayed));
+  }
   return found;
 }
 
@@ -229,6 +247,7 @@ export function checkSafety(plan: Plan, options: SafetyOptions): Violation[] {
   const removedByGateway = new Map(plan.gateways.map((g) => [g.gateway, g.removed]));
   return all.filter((v) => {
     if (v.rule !== 'removal-percent' && v.rule !== 'max-removals') return true;
+    // --allow-removals accepts removals; a domain no longer relayed still needs --force.
     return (removedByGateway.get(v.gateway!) ?? 0) > allowance;
   });
 }

@@ -142,29 +142,34 @@ export function normaliseTables(tables: GatewayTables): GatewayTables {
 
 /** Read `<dir>/<gateway>/relay_recipients` for every gateway directory of a rendered tree. */
 export async function tablesFromRenderedTree(dir: string): Promise<GatewayTables> {
+  const tables: GatewayTables = new Map();
+  for (const [gateway, file] of await filesOfRenderedTree(dir, RELAY_RECIPIENTS)) tables.set(gateway, parseRelayRecipients(file.text, file.where));
+  return tables;
+}
+
+/** A file of each gateway directory of a rendered tree (gateways without it are left out), sorted by gateway. */
+export async function filesOfRenderedTree(dir: string, name: string): Promise<Map<string, { text: string; where: string }>> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
     throw new RcptsyncError(`${dir}: cannot read rendered tree: ${(error as Error).message}`, ExitCode.runtime);
   }
-  const tables: GatewayTables = new Map();
+  const files = new Map<string, { text: string; where: string }>();
   // Hidden directories are staging areas of an atomic render, never gateways.
   const gateways = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
   for (const gateway of gateways.sort(compareCodeUnits)) {
-    const file = path.join(dir, gateway, RELAY_RECIPIENTS);
-    let text: string;
+    const file = path.join(dir, gateway, name);
     try {
       if (!(await stat(file)).isFile()) continue;
       // One decode of the whole buffer: readFile with an encoding decodes in chunks, several times slower for 50 MB.
-      text = (await readFile(file)).toString('utf8');
+      files.set(gateway, { text: (await readFile(file)).toString('utf8'), where: file });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw new RcptsyncError(`${file}: ${(error as Error).message}`, ExitCode.runtime);
     }
-    tables.set(gateway, parseRelayRecipients(text, file));
   }
-  return tables;
+  return files;
 }
 
 function git(repoDir: string, args: string[]): Promise<string> {
@@ -184,6 +189,13 @@ function git(repoDir: string, args: string[]): Promise<string> {
  * repository's top level, because `REV:path` is relative to it.
  */
 export async function tablesFromGitRevision(repoDir: string, rev: string, treePath: string): Promise<GatewayTables> {
+  const tables: GatewayTables = new Map();
+  for (const [gateway, file] of await filesOfGitRevision(repoDir, rev, treePath, RELAY_RECIPIENTS)) tables.set(gateway, parseRelayRecipients(file.text, file.where));
+  return tables;
+}
+
+/** A file of each gateway directory of the rendered tree at `treePath` in git revision `rev`, sorted by gateway. */
+export async function filesOfGitRevision(repoDir: string, rev: string, treePath: string, name: string): Promise<Map<string, { text: string; where: string }>> {
   if (rev.startsWith('-')) throw new RcptsyncError(`invalid git revision "${rev}"`, ExitCode.usage);
   const top = (await git(repoDir, ['rev-parse', '--show-toplevel'])).trim();
   const absolute = path.resolve(repoDir, treePath);
@@ -203,18 +215,17 @@ export async function tablesFromGitRevision(repoDir: string, rev: string, treePa
     const tab = entry.indexOf('\t');
     if (tab < 0) continue;
     const [, type] = entry.slice(0, tab).split(' ');
-    const name = entry.slice(tab + 1);
-    if (type === 'tree' && !name.startsWith('.')) gateways.push(name);
+    const entryName = entry.slice(tab + 1);
+    if (type === 'tree' && !entryName.startsWith('.')) gateways.push(entryName);
   }
-  const tables: GatewayTables = new Map();
+  const files = new Map<string, { text: string; where: string }>();
   for (const gateway of gateways.sort(compareCodeUnits)) {
-    const filePath = relative === '.' ? `${gateway}/${RELAY_RECIPIENTS}` : `${relative}/${gateway}/${RELAY_RECIPIENTS}`;
+    const filePath = relative === '.' ? `${gateway}/${name}` : `${relative}/${gateway}/${name}`;
     const names = await git(top, ['ls-tree', '--name-only', `${rev}:${relative === '.' ? gateway : `${relative}/${gateway}`}`]);
-    if (!names.split('\n').includes(RELAY_RECIPIENTS)) continue;
-    const text = await git(top, ['cat-file', 'blob', `${rev}:${filePath}`]);
-    tables.set(gateway, parseRelayRecipients(text, `${rev}:${filePath}`));
+    if (!names.split('\n').includes(name)) continue;
+    files.set(gateway, { text: await git(top, ['cat-file', 'blob', `${rev}:${filePath}`]), where: `${rev}:${filePath}` });
   }
-  return tables;
+  return files;
 }
 
 /** Entry counts per gateway and domain, sorted (for metrics and summaries). */

@@ -205,10 +205,11 @@ describe('plan shows what sync would do, and writes nothing', () => {
     const failing = inv('plan-fail', mailman('exit 1'));
     const text = plan(failing);
     expect(text.stdout).toMatch(/Carried forward \(failed in this run; their last good addresses are published\):\n  lists1: sources\[0\] \(mailman3\): 54 addresses from \S+ \([\d.]+ h ago, limit 72 h\): lists1: command failed with exit code 1: exit 1/);
-    expect(text.stdout).toMatch(/Plan: 0 to add, 0 to remove/);
+    expect(text.stdout).toMatch(/Plan: 0 to add, 0 to change, 0 to remove/);
     expect(text.status).toBe(5);
     const markdown = plan(failing, '--format', 'markdown');
-    expect(markdown.stdout).toMatch(/\*\*Carried forward [^\n]*\*\*\n- lists1: sources\[0\] \(mailman3\): 54 addresses/);
+    expect(markdown.stdout).toMatch(/\*\*sync would publish this plan, degraded[^\n]*\*\*/);
+    expect(markdown.stdout).toMatch(/\*\*Carried forward [^\n]*\*\*\n\n- lists1: sources\\\[0\\\] \(mailman3\): 54 addresses/);
     const json = JSON.parse(plan(failing, '--format', 'json').stdout) as { outcome: string; carriedForward: Array<Record<string, unknown>> };
     expect(json.outcome).toBe('degraded');
     expect(json.carriedForward).toEqual([expect.objectContaining({ host: 'lists1', label: 'sources[0] (mailman3)', addresses: 54, hostKey: false, maxStaleHours: 72 })]);

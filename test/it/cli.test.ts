@@ -98,7 +98,7 @@ describe('rcptsync over a real sshd', () => {
     expect(rcptsync(['sync', '--inventory-json', inv, '-o', out]).status).toBe(0);
     const same = rcptsync(['plan', '--inventory-json', inv, '-o', out, '--expect-no-changes']);
     expect(same.status).toBe(0);
-    expect(same.stdout).toMatch(/Plan: 0 to add, 0 to remove/);
+    expect(same.stdout).toMatch(/Plan: 0 to add, 0 to change, 0 to remove/);
 
     writeFileSync(listsFile, '3 matching mailing lists found:\nannounce@lists.example.test\nstaff@lists.example.test\ngeneral@community.example.org\n');
     const before = treeDigest(out);
@@ -107,6 +107,33 @@ describe('rcptsync over a real sshd', () => {
     const plan = JSON.parse(changed.stdout);
     expect(JSON.stringify(plan)).toContain('staff-bounces@lists.example.test');
     expect(treeDigest(out)).toEqual(before); // plan writes nothing
+  });
+
+  it('plan names a rerouted next hop and a domain no longer relayed, and --expect-no-changes fails on them', () => {
+    const listsFile = join(dir, 'routes-lists.txt');
+    writeFileSync(listsFile, '2 matching mailing lists found:\nannounce@lists.example.test\ngeneral@community.example.org\n');
+    const sources = [{ type: 'mailman3', command: `cat ${listsFile}` }];
+    const out = join(dir, 'routes-out');
+    expect(rcptsync(['sync', '--inventory-json', inventory('routes', sources), '-o', out]).status).toBe(0);
+    const before = treeDigest(out);
+
+    const rerouted = inventory('routes-rerouted', sources, { rcptsync_relay_domains: { 'lists.example.test': 'smtp:[203.0.113.9]:2525' } });
+    const plan = rcptsync(['plan', '--inventory-json', rerouted, '-o', out, '--expect-no-changes']);
+    expect(plan.stdout).toContain('~ mx1: lists.example.test: next hop smtp:[10.0.0.1]:25 -> smtp:[203.0.113.9]:2525');
+    expect(plan.stdout).toMatch(/Plan: 0 to add, 1 to change, 0 to remove, \d+ unchanged\./);
+    expect(plan.status).toBe(4);
+    const json = JSON.parse(rcptsync(['plan', '--inventory-json', rerouted, '-o', out, '--format', 'json']).stdout);
+    expect(json.routes).toEqual([{ gateway: 'mx1', domain: 'lists.example.test', change: 'next hop', before: 'smtp:[10.0.0.1]:25', after: 'smtp:[203.0.113.9]:2525' }]);
+
+    // mx1 relays community.example.org instead: lists.example.test is dropped, a breach of its own.
+    const dropped = inventory('routes-dropped', sources, { rcptsync_relay_domains: { 'community.example.org': 'smtp:[10.0.0.1]:25' } });
+    const refused = rcptsync(['sync', '--inventory-json', dropped, '-o', out]);
+    expect(refused.stderr).toMatch(/mx1: lists\.example\.test: no longer relayed: its 11 entries go and its mail will be refused \(554 Relay access denied\)/);
+    expect(refused.status).toBe(3);
+    expect(treeDigest(out)).toEqual(before);
+    const forced = rcptsync(['sync', '--inventory-json', dropped, '-o', out, '--force']);
+    expect(forced.status).toBe(0);
+    expect(forced.stderr).toMatch(/accepted by --force or --allow-removals: mx1: lists\.example\.test: no longer relayed/);
   });
 
   it('emits one JSON object per event with --json', () => {

@@ -205,7 +205,7 @@ describe('applySnapshot', () => {
 describe('loadBaseline and planAgainst', () => {
   test('the baseline is the state, else the tree on disk, else nothing; or the tree asked for', async () => {
     const where = dirs();
-    expect(await loadBaseline(where)).toEqual({ description: 'nothing (first run)', tables: new Map() });
+    expect(await loadBaseline(where)).toEqual({ description: 'nothing (first run)', tables: new Map(), routes: new Map() });
     await applySnapshot(snapshot(members(0, 20)), { ...safety, ...where });
     const fromState = await loadBaseline(where);
     expect(fromState.description).toBe('the last-known-good state');

@@ -36,7 +36,7 @@ mx1: a.example.org:
   - bob@a.example.org
   - carol@a.example.org
 
-Plan: 3 to add, 2 to remove, 3 unchanged.
+Plan: 3 to add, 0 to change, 2 to remove, 3 unchanged.
 `);
   });
 
@@ -46,25 +46,23 @@ Plan: 3 to add, 2 to remove, 3 unchanged.
     expect(formatPlan(diffTables(same, same), 'text')).toBe(`mx1: +0 -0 =1,234
   big.example.org: +0 -0 =1,234
 
-No changes. Plan: 0 to add, 0 to remove, 1,234 unchanged.
+No changes. Plan: 0 to add, 0 to change, 0 to remove, 1,234 unchanged.
 `);
     const grown = formatPlan(diffTables(new Map(), same), 'text');
     expect(grown).toContain('  + u0049@big.example.org\n  + … and 1,184 more\n');
-    expect(grown.endsWith('Plan: 1,234 to add, 0 to remove, 0 unchanged.\n')).toBe(true);
+    expect(grown.endsWith('Plan: 1,234 to add, 0 to change, 0 to remove, 0 unchanged.\n')).toBe(true);
   });
 
-  it('markdown: a table and a details block per changed domain, for a pull-request comment', () => {
+  it('markdown: changed domains only (unchanged ones counted), and a details block per changed domain', () => {
     expect(formatPlan(plan, 'markdown', { maxListed: 2 })).toBe(`### rcptsync plan
 
-**Plan: 3 to add, 2 to remove, 3 unchanged.**
+**Plan: 3 to add, 0 to change, 2 to remove, 3 unchanged.**
 
 | Gateway | Domain | Added | Removed | Unchanged | Before | After |
 |:--|:--|--:|--:|--:|--:|--:|
-| **mx1** | *all* | +3 | -2 | 2 | 4 | 5 |
 | mx1 | a.example.org | +3 | -2 | 1 | 3 | 4 |
-| mx1 | b.example.net | +0 | -0 | 1 | 1 | 1 |
-| **mx2** | *all* | +0 | -0 | 1 | 1 | 1 |
-| mx2 | a.example.org | +0 | -0 | 1 | 1 | 1 |
+
+2 domains unchanged (not listed).
 
 <details><summary>mx1: a.example.org: +3 -2 =1</summary>
 
@@ -82,15 +80,15 @@ No changes. Plan: 0 to add, 0 to remove, 1,234 unchanged.
 
   it('markdown: names cannot break the table or the HTML', () => {
     const odd = formatPlan(diffTables(new Map(), tables({ 'mx|<b>': { 'a.example.org': ['x```@a.example.org'] } })), 'markdown');
-    expect(odd).toContain('| **mx\\|&lt;b&gt;** | *all* |');
+    expect(odd).toContain('| mx\\|&lt;b&gt; | a.example.org |');
     expect(odd).toContain('<summary>mx|&lt;b&gt;: a.example.org: +1 -0 =0</summary>');
     expect(odd).toContain('\n+ x```@a.example.org\n```\n');
   });
 
   it('json: stable key order, counts and capped lists', () => {
     const value = JSON.parse(formatPlan(plan, 'json', { maxListed: 2 }));
-    expect(Object.keys(value)).toEqual(['format', 'version', 'hasChanges', 'totals', 'gateways']);
-    expect(value.totals).toEqual({ added: 3, removed: 2, unchanged: 3, before: 5, after: 6 });
+    expect(Object.keys(value)).toEqual(['format', 'version', 'hasChanges', 'totals', 'routes', 'gateways']);
+    expect(value.totals).toEqual({ added: 3, removed: 2, unchanged: 3, before: 5, after: 6, changed: 0 });
     expect(value.gateways.map((g: { gateway: string }) => g.gateway)).toEqual(['mx1', 'mx2']);
     expect(value.gateways[0].domains[0]).toEqual({
       domain: 'a.example.org',
