@@ -101,6 +101,18 @@ describe('sync.yml and rcptsync sync exit codes', () => {
     expect(result.out).toContain(`rcptsync said: ${STALE} | second stderr line`);
   }, 240_000);
 
+  it('rcptsync_verify_after_sync: verify.yml probes the gateway after the deploy', async () => {
+    prepare('verified@lists.example.test');
+    const quiet = sync(0, true);
+    expect(quiet.status, quiet.out).toBe(0);
+    expect(quiet.out).not.toContain('probes answered as expected');
+    prepare('verified2@lists.example.test');
+    const verified = playbook(inventory, 'sync.yml', '-e', `rcptsync_command=${fakeRcptsync(0, true)}`, '-e', `rcptsync_rendered_dir=${rendered}`, '-e', 'rcptsync_verify_after_sync=true');
+    expect(verified.status, verified.out).toBe(0);
+    expect(verified.out).toMatch(/gwsync: \d+ probes answered as expected/);
+    expect(verified.out).toContain('verified2@lists.example.test -> 250');
+  }, 240_000);
+
   it('an unexpected exit code stops before the gateways too', () => {
     const result = sync(7, false);
     expect(result.status).not.toBe(0);
