@@ -5,7 +5,11 @@
  * atomically and only then record the new last-known-good state. Any error
  * before the swap leaves the tree and the state exactly as they were.
  */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ExitCode, RcptsyncError } from '../errors.js';
 import type { GatewayPolicy } from '../inventory/model.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { diffTables, withRoutes, type Plan } from '../plan/diff.js';
@@ -66,11 +70,22 @@ async function loadExplicitBaseline(against: string, outDir: string): Promise<Ba
     return { description: `the rendered tree ${against}`, tables: await tablesFromRenderedTree(against), routes: await routesFromRenderedTree(against) };
   }
   // Anything else is a git revision of the output tree, e.g. HEAD or origin/main.
+  if (!(await isGitRevision(outDir, against))) {
+    throw new RcptsyncError(`--against ${against}: neither a directory nor a git revision of the repository that holds ${outDir}`, ExitCode.usage);
+  }
   return {
     description: `${outDir} at git revision ${against}`,
     tables: await tablesFromGitRevision(outDir, against, '.'),
     routes: await routesFromGitRevision(outDir, against, '.'),
   };
+}
+
+/** True when `rev` names a commit in the git repository around `dir` (false outside a repository). */
+function isGitRevision(dir: string, rev: string): Promise<boolean> {
+  if (rev.startsWith('-')) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    execFile('git', ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { cwd: existsSync(dir) ? dir : path.dirname(path.resolve(dir)) }, (error) => resolve(!error));
+  });
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { closest } from '../inventory/validate.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -72,7 +73,11 @@ export function parseOptions(argv: string[], sets: OptionSet[]): { values: Parse
     const { values, positionals } = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
     return { values: values as ParsedOptions, positionals };
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const message = (error as Error).message;
+    // node:util says "Unknown option '--forse'..."; name the option meant, as validate does for variables.
+    const unknown = /^Unknown option '--([^']+)'/.exec(message);
+    const guess = unknown ? closest(unknown[1]!, Object.keys(merged)) : undefined;
+    throw new UsageError(guess ? `unknown option --${unknown![1]} (did you mean --${guess}?)` : message);
   }
 }
 
@@ -83,7 +88,7 @@ export function helpText(command: string, synopsis: string, description: string,
     const help = spec.default !== undefined ? `${spec.help} (default: ${spec.default})` : spec.help;
     return `  ${flag.padEnd(28)} ${help}`;
   });
-  return `Usage: rcptsync ${command} ${synopsis}\n\n${description}\n\nOptions:\n${rows.join('\n')}\n\nExit codes: 0 ok, 1 runtime failure, 2 usage or invalid configuration, 3 refused by a safety threshold, 4 changes exist (plan --expect-no-changes).\n`;
+  return `Usage: rcptsync ${command} ${synopsis}\n\n${description}\n\nOptions:\n${rows.join('\n')}\n\nExit codes: 0 ok, 1 runtime failure (nothing written), 2 usage or invalid configuration, 3 a safety threshold broken (removals held, or nothing written with --on-refusal stop), 4 changes exist (plan --expect-no-changes), 5 published with failed sources carried forward, 6 the same with a HOST KEY problem.\n`;
 }
 
 export function stringOption(values: ParsedOptions, name: string): string | undefined {

@@ -49,11 +49,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (!['text', 'markdown', 'json'].includes(format)) throw new UsageError(`--format must be text, markdown or json, got "${format}"`);
   // With --json the events go to stderr so that stdout holds only the plan.
   const reporter = createReporter({ ...io, stdout: io.stderr }, Boolean(values['json']));
-  const inventory = await loadInventory(inventorySource(values));
+  const snapshotGiven = stringOption(values, 'snapshot') !== undefined;
+  // With a snapshot the inventory only supplies the thresholds, as for render: without it the defaults apply.
+  const inventory = snapshotGiven && !values['inventory'] && !values['inventory-json'] ? undefined : await loadInventory(inventorySource(values));
+  if (!inventory) reporter.info('no inventory given: the default safety thresholds apply');
   const snapshotFile = stringOption(values, 'snapshot');
   const collected = snapshotFile
     ? { snapshot: await readSnapshot(snapshotFile), failures: [] }
-    : await collect(inventory, {
+    : await collect(inventory!, {
         concurrency: integerOption(values, 'concurrency', 1)!,
         strict: Boolean(values['strict']),
         onEvent: (event) => reporter.event(event),
@@ -66,11 +69,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const lastGood = against === undefined || collected.failures.length === 0 ? baseline : await loadBaseline({ outDir, ...(stateDir ? { stateDir } : {}) });
   const { snapshot, carried } = withCarriedSources(collected.snapshot, lastGood, {
     failures: collected.failures,
-    maxStaleHours: (failure) => maxStaleHoursOf(inventory, failure.host, failure.index),
+    maxStaleHours: (failure) => maxStaleHoursOf(inventory!, failure.host, failure.index),
   });
   const allowRemovals = integerOption(values, 'allow-removals', 0);
   const { plan, violations, held, refusal, accepted } = planAgainst(baseline, snapshot, {
-    policies: inventory.policies,
+    policies: inventory?.policies ?? [],
     force: Boolean(values['force']),
     ...(allowRemovals !== undefined ? { allowRemovals } : {}),
     onRefusal: refusalPolicy(values),

@@ -12,10 +12,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const inventory = await loadInventory(inventorySource(values));
   const sources = inventory.listServers.reduce((n, s) => n + s.sources.length, 0);
-  const domains = inventory.gateways.reduce((n, g) => n + g.domains.length, 0);
+  // Distinct domains: two gateways relaying one domain relay one domain.
+  const domains = new Set(inventory.gateways.flatMap((g) => g.domains.map((d) => d.domain))).size;
+  const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
   for (const warning of unboundListServerWarnings(inventory)) io.stderr.write(`warning: ${warning}\n`);
   io.stdout.write(
-    `inventory valid: ${inventory.listServers.length} list servers with ${sources} sources, ${inventory.gateways.length} gateways relaying ${domains} domains\n`,
+    `inventory valid: ${count(inventory.listServers.length, 'list server', 'list servers')} with ${count(sources, 'source', 'sources')}, ${count(inventory.gateways.length, 'gateway', 'gateways')} relaying ${count(domains, 'domain', 'domains')}\n`,
   );
   return 0;
 }

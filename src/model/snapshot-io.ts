@@ -112,6 +112,8 @@ function sortUniqueLocals(keys: string[], suffixLength: number): string[] {
 class Problems {
   readonly list: string[] = [];
   count = 0;
+  /** The file ends before its head says it should: an input failure (exit 1), not a malformed snapshot. */
+  cutShort = false;
   add(where: string, message: string): void {
     this.count++;
     if (this.list.length < 20) this.list.push(`${where}: ${message}`);
@@ -266,7 +268,8 @@ function checkSnapshot(value: unknown, where: string, file: SnapshotFileParts | 
   const fail = (): never => {
     const first = problems.list[0] ?? 'invalid';
     const more = problems.count > 1 ? ` (and ${problems.count - 1} more problems)` : '';
-    throw new RcptsyncError(`${where}: ${first}${more}`, ExitCode.usage, problems.list.map((p) => `${where}: ${p}`).join('\n'));
+    const detail = problems.count > 1 ? problems.list.map((p) => `${where}: ${p}`).join('\n') : undefined;
+    throw new RcptsyncError(`${where}: ${first}${more}`, problems.cutShort ? ExitCode.runtime : ExitCode.usage, detail);
   };
   if (!isRecord(value)) {
     problems.add('(top level)', 'not a JSON object');
@@ -287,9 +290,12 @@ function checkSnapshot(value: unknown, where: string, file: SnapshotFileParts | 
   if (!sources || !gateways) return fail();
 
   // A cut file first: it explains any count that does not add up.
-  if (file?.lines.unterminated) problems.add(`line ${file.firstLine + file.lines.total}`, 'the last address line has no LF: the file was cut short');
+  if (file?.lines.unterminated) {
+    problems.add(`line ${file.firstLine + file.lines.total}`, 'the last address line has no LF: the file was cut short');
+    problems.cutShort = true;
+  }
   const outSources = sources.map((source, i) => validateSource(source, `sources[${i}]`, problems, file));
-  if (file && !file.lines.unterminated && file.lines.taken < file.lines.total) {
+  if (file && !file.lines.unterminated && !problems.cutShort && file.lines.taken < file.lines.total) {
     problems.add(`line ${file.firstLine + file.lines.taken}`, `${file.lines.total - file.lines.taken} address lines more than the sources count`);
   }
   const outGateways = gateways.map((gateway, i) => validateGateway(gateway, `gateways[${i}]`, problems));
@@ -396,7 +402,10 @@ function validateSource(value: unknown, where: string, problems: Problems, file:
     const first = file.firstLine + file.lines.taken;
     const lines = file.lines.take(addresses);
     if (lines === null) {
-      problems.add(`${where}.addresses`, `${addresses} address lines from line ${first}, but the file has only ${file.lines.total - file.lines.taken} more`);
+      if (!problems.cutShort) {
+        problems.add(`${where}.addresses`, `${addresses} address lines from line ${first}, but the file has only ${file.lines.total - file.lines.taken} more: it was cut short`);
+      }
+      problems.cutShort = true;
     } else {
       source.addresses = checkAddresses(lines, at, problems, first);
     }

@@ -196,7 +196,7 @@ function emptyDomainProblems(tables: GatewayTable[]): ConfigProblem[] {
         problems.push({
           host: table.gateway,
           path: `rcptsync_relay_domains.${d.domain}`,
-          message: `no source provides any address for ${d.domain} (role addresses do not count); declare the domain empty if that is intended`,
+          message: `no source provides any address for ${d.domain} (role addresses do not count); if that is intended, set rcptsync_domain_settings: {"${d.domain}": {allow_empty: true}}`,
         });
       }
     }

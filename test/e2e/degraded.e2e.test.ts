@@ -5,11 +5,14 @@
  * a map nor block a healthy change elsewhere, and must make the run red:
  * (a) a failed source is carried forward while a new list elsewhere ships;
  * (b) a shrink over the threshold is held while a new list ships, until --force;
- * (c) a source stale past rcptsync_max_stale publishes nothing.
+ * (c) a source stale past rcptsync_max_stale publishes nothing;
+ * (d) a rerouted next hop is a change the review sees (issue 8) before sync.yml
+ *     deploys it.
  * This lab runs on a network of its own, so it can share the machine with the
  * main end-to-end lab. The tests run in order and share the lab.
  */
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +135,32 @@ describe('degraded runs on real Mailman 3 and Postfix', () => {
       await expectReplies([...lists.flatMap((list) => mailman3Addresses(list)), ...aliases], () => ACCEPTED);
     } finally {
       await lab.startSsh('list1');
+    }
+  }, STEP_TIMEOUT);
+
+  it('(d) a rerouted next hop: plan --expect-no-changes exits 4 and names it, then sync.yml deploys it and postmap -q on the gateway shows it', async () => {
+    const owner = lab.gatewayFor('news.example.test');
+    const inventory = readFileSync(lab.inventoryFile, 'utf8');
+    const oldHop = `smtp:[${lab.listServer.address}]:25`;
+    const newHop = `smtp:[${lab.listServer.address}]:2525`;
+    const rerouted = inventory.replace(new RegExp(`(news\\.example\\.test: )"?${oldHop.replace(/[.[\]]/g, '\\$&')}"?`), `$1"${newHop}"`);
+    expect(rerouted).not.toBe(inventory);
+    writeFileSync(lab.inventoryFile, rerouted);
+    try {
+      const plan = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'bin.js'), 'plan', '-i', lab.inventoryFile, '-o', lab.renderedDir, '--state-dir', lab.stateDir, '--expect-no-changes'], {
+        encoding: 'utf8',
+        env: { ...process.env, SSH_AUTH_SOCK: '' },
+        timeout: 120_000,
+      });
+      expect(plan.stdout, plan.stderr).toContain(`~ ${owner.name}: news.example.test: next hop ${oldHop} -> ${newHop}`);
+      expect(plan.stdout).toMatch(/Plan: 0 to add, 1 to change, 0 to remove/);
+      expect(plan.status).toBe(4);
+
+      expectSuccess(await runPlaybook(lab, 'playbooks/sync.yml'));
+      const query = await lab.exec(owner.name, 'postmap -q news.example.test cdb:/etc/postfix/rcptsync/transport');
+      expect(query.stdout.trim()).toBe(newHop);
+    } finally {
+      writeFileSync(lab.inventoryFile, inventory);
     }
   }, STEP_TIMEOUT);
 });

@@ -154,7 +154,7 @@ describe('the installed CLI, outside the checkout', () => {
     const result = run('rcptsync', ['validate', '-i', 'inventory'], work);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(result.stdout).toBe('inventory valid: 1 list servers with 1 sources, 1 gateways relaying 1 domains\n');
+    expect(result.stdout).toBe('inventory valid: 1 list server with 1 source, 1 gateway relaying 1 domain\n');
 
     writeFileSync(join(work, 'bad.json'), JSON.stringify({ _meta: { hostvars: { l: { rcptsync_sourcez: [] } } }, list_servers: { hosts: ['l'] }, mail_gateways: { hosts: [] } }));
     const bad = run('rcptsync', ['validate', '--inventory-json', 'bad.json'], work);
