@@ -121,6 +121,20 @@ describe('a fleet deploy', () => {
     expect(next.status, next.out).toBe(0);
   }, 300_000);
 
+  it('a value that breaks postfix check (an operator\'s typo) is put back, and the message says it was this run\'s change', async () => {
+    const reloadsBefore = gwa.reloads();
+    const failed = playbook(inventory, 'deploy.yml', '--limit', 'gwa', '-e', 'postfix_relay_gateway_owner_request_special=maybe');
+    expect(failed.status).not.toBe(0);
+    expect(failed.out).toContain('restored the values main.cf had before this run: owner_request_special');
+    expect(failed.out).toContain("postfix check passes with the restored values: this run's change made it fail");
+    expect(gwa.explicit()).not.toContain('owner_request_special');
+    expect(gwa.reloads()).toBe(reloadsBefore);
+    // The next run without the typo makes up the reload and changes nothing else.
+    const next = playbook(inventory, 'deploy.yml', '--limit', 'gwa');
+    expect(next.status, next.out).toBe(0);
+    expect(next.out).toContain('exists: a previous run changed this gateway and did not reload it');
+  }, 300_000);
+
   it('--tags: validation always runs, and a maps-only run publishes and reloads', async () => {
     const listed = playbook(inventory, 'deploy.yml', '--list-tasks', '--tags', 'postfix_relay_gateway_maps');
     expect(listed.status, listed.out).toBe(0);
