@@ -161,12 +161,44 @@ describe('the 254-character address limit', () => {
     expect(reason(`x@${domain}`)).toBe('longer than 254 characters');
   });
 
-  it('refuses far longer raw input outright', () => {
+  it('refuses far longer raw input outright, before looking at its characters', () => {
     expect(reason(`${'x'.repeat(10_000)}@example.org`)).toMatch(/^longer than \d+ characters$/);
+    // Over four times the limit: refused for its length alone, though it has a space too.
+    expect(reason(`${'x'.repeat(2000)} y@example.org`)).toBe('longer than 254 characters');
+    // Exactly four times: the characters are looked at.
+    const at1016 = `${'x'.repeat(1016 - ' y@example.org'.length)} y@example.org`;
+    expect(at1016).toHaveLength(1016);
+    expect(reason(at1016)).toBe('contains whitespace or control characters');
+  });
+});
+
+describe('quoted local parts', () => {
+  it('are refused as quoted, before any character check', () => {
+    expect(reason('"quoted"@example.org')).toBe('quoted local parts cannot be carried in a Postfix table');
+    expect(reason('"a.b"@example.org')).toBe('quoted local parts cannot be carried in a Postfix table');
+  });
+});
+
+describe('dot-atom warnings', () => {
+  const warnings = (raw: string): string[] | undefined => {
+    const result = normaliseAddress(raw);
+    if (!result.ok) throw new Error(`refused ${raw}: ${result.reason}`);
+    return result.warnings;
+  };
+  it('warn only about a dot at an edge or two dots in a row', () => {
+    for (const raw of ['first.last@example.org', 'a.bc.def@example.org', 'x.y-z+tag@example.org', 'o.k@example.org']) expect(warnings(raw), raw).toBeUndefined();
   });
 });
 
 describe('compareAddressKeys', () => {
+  it('returns -1, 0 or 1', () => {
+    expect(compareAddressKeys('a@x.example', 'a@x.example')).toBe(0);
+    expect(compareAddressKeys('b@x.example', 'a@x.example')).toBe(1);
+    expect(compareAddressKeys('a@x.example', 'b@x.example')).toBe(-1);
+    expect(compareAddressKeys('a@y.example', 'b@x.example')).toBe(1);
+    expect(compareAddressKeys('b@x.example', 'a@y.example')).toBe(-1);
+  });
+
   it('orders by domain, then local part, in code-unit order (a prefix first)', () => {
     const keys = ['team-request@b.example', 'team@b.example', 'zed@a.example', 'a.b@b.example', 'a@b.example'];
     expect([...keys].sort(compareAddressKeys)).toEqual(['zed@a.example', 'a@b.example', 'a.b@b.example', 'team@b.example', 'team-request@b.example']);
@@ -177,5 +209,7 @@ describe('printable', () => {
   it('shows untrusted text on one line, escaped and shortened', () => {
     expect(printable('a\nb\u001b[31m')).toBe('a\\nb\\u001b[31m');
     expect(printable('x'.repeat(100), 10)).toBe(`${'x'.repeat(10)}…`);
+    expect(printable('x'.repeat(10), 10)).toBe('x'.repeat(10));
+    expect(printable('x'.repeat(11), 10)).toBe(`${'x'.repeat(10)}…`);
   });
 });

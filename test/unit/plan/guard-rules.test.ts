@@ -49,6 +49,20 @@ describe('share of removals', () => {
   });
 });
 
+describe('the gateway total and its domains', () => {
+  it('reports both when the domain breaks the same rule with the same removals out of fewer entries', () => {
+    // a loses 50 of 100 (50%, over its own 30%); the gateway 50 of 200 (25%, over its 10%).
+    const a = addresses('a.example.org', 100);
+    const b = addresses('b.example.org', 100);
+    const plan = diffTables(tables({ mx1: { 'a.example.org': a, 'b.example.org': b } }), tables({ mx1: { 'a.example.org': a.slice(50), 'b.example.org': b } }));
+    const strict = policy({ maxRemovalPercent: 10 }, { 'a.example.org': { maxRemovalPercent: 30 }, 'b.example.org': { maxRemovalPercent: 30 } });
+    expect(messages(checkSafety(plan, { policies: [strict], force: false }))).toEqual([
+      'mx1: 50 of 200 entries (25.0%) would be removed, over 10%; run with --force to accept',
+      'mx1: a.example.org: 50 of 100 entries (50.0%) would be removed, over 30%; run with --force to accept',
+    ]);
+  });
+});
+
 describe('absolute count', () => {
   it('names the rule, and --allow-removals accepts it like the share rule', () => {
     const plan = shrink(10_000, 9_980);
@@ -66,6 +80,14 @@ describe('minimum entries', () => {
     expect(min(0)).toEqual(['mx1: lists.example.org: no entries would remain, under the minimum of 5; run with --force to accept']);
     expect(min(4)).toEqual(['mx1: lists.example.org: 4 entries would remain, under the minimum of 5; run with --force to accept']);
     expect(min(5)).toEqual([]);
+  });
+
+  it('sorts the expected domains however the policy lists them', () => {
+    for (const order of [['c', 'a', 'b'], ['b', 'c', 'a'], ['a', 'c', 'b'], ['e', 'd', 'c', 'b', 'a']]) {
+      const expects = policy({}, Object.fromEntries(order.map((d) => [`${d}.example.org`, { minEntries: 1 }])));
+      const found = checkSafety(shrink(10, 10), { policies: [expects], force: false });
+      expect(found.map((v) => v.domain), order.join('')).toEqual([...order].sort().map((d) => `${d}.example.org`));
+    }
   });
 
   it('reports domains the policy expects but nobody has, sorted, and only those with a minimum', () => {
@@ -91,6 +113,27 @@ describe('sources gone empty', () => {
     addresses,
     refused: 0,
     ...(held ? { held } : {}),
+  });
+
+  it('are sorted by host before index', () => {
+    for (const before of [
+      [
+        { host: 'lists2', index: 0, label: 'a', count: 1 },
+        { host: 'lists1', index: 1, label: 'b', count: 1 },
+      ],
+      [
+        { host: 'lists1', index: 1, label: 'b', count: 1 },
+        { host: 'lists2', index: 0, label: 'a', count: 1 },
+      ],
+      [
+        { host: 'lists3', index: 0, label: 'c', count: 1 },
+        { host: 'lists2', index: 2, label: 'a', count: 1 },
+        { host: 'lists1', index: 1, label: 'b', count: 1 },
+      ],
+    ]) {
+      const found = findViolations(shrink(10, 10), { policies: [], sourcesBefore: before, sourcesAfter: before.map((s) => ({ ...s, count: 0 })) });
+      expect(found.map((v) => v.host)).toEqual(before.map((s) => s.host).sort());
+    }
   });
 
   it('are reported by host, then index, whatever the order they come in', () => {

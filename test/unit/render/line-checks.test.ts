@@ -3,7 +3,7 @@
 // test can catch, so that an earlier check firing first cannot hide a missing
 // one. (render.test.ts covers the same checks end to end through templates.)
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -88,6 +88,11 @@ describe('each line check, reached on its own', () => {
     expect(refusal(' x.example OK\n', [], { refuseCatchAll: false })).toBe(WHITESPACE);
   });
 
+  test('a file that starts with an empty line is checked from its second line on', () => {
+    expect(refusal('\n@x.example OK\n')).toBe(CATCH_ALL);
+    expect(refusal('\n b@x.example OK\n')).toBe(WHITESPACE);
+  });
+
   test('a catch-all line in relay_recipients, but not elsewhere', () => {
     expect(refusal('a@x.example OK\n@x.example OK\n')).toBe(CATCH_ALL);
     expect(refusal(`${marker(0)}\n@x.example OK\n`, [table(['a@x.example'])])).toBe(CATCH_ALL);
@@ -140,6 +145,44 @@ describe('what passes the checks, and how it is counted', () => {
     expect(text === expected).toBe(true);
     expect(figures).toMatchObject({ sha256: createHash('sha256').update(expected).digest('hex'), bytes: Buffer.byteLength(expected), entries: 10_002 });
     expect(bytes.length).toBe(figures.bytes);
+  });
+
+  test('a table of exactly one chunk, and tables overflowing a half-full write buffer, arrive whole', () => {
+    const keys = (n: number, domain: string): string[] => Array.from({ length: n }, (_, i) => `member.${String(i).padStart(6, '0')}@${domain}`);
+    const chunk = keys(4096, 'one.example');
+    expect(write(`${marker(0)}\n`, [table(chunk)]).text).toBe(chunk.map((k) => `${k} OK\n`).join(''));
+    // About 3 MiB in 4096-line pieces after a header that fills most of the 1 MiB write buffer:
+    // the first piece does not fit in what is left, and later ones keep not fitting.
+    const many = keys(100_000, 'many.example');
+    const header = `# ${'h'.repeat(1_000_000)}\n`;
+    const { text, figures } = write(`${header}${marker(0)}\n# footer\n`, [table(many, 'RELAY')]);
+    const expected = `${header}${many.map((k) => `${k} RELAY\n`).join('')}# footer\n`;
+    expect(text.length).toBe(expected.length);
+    expect(text === expected).toBe(true);
+    expect(figures.entries).toBe(100_000);
+  });
+
+  test('says which address lists it wrote and how many entry lines the template wrote itself', () => {
+    const a = ['a@x.example'];
+    const b = ['b@x.example', 'c@x.example'];
+    const { figures } = write(`# h\nz@x.example OK\n${marker(0)}\ny@x.example OK\n${marker(1)}\n`, [table(a), table(b)]);
+    expect(figures.tables).toHaveLength(2);
+    expect(figures.tables[0]).toBe(a);
+    expect(figures.tables[1]).toBe(b);
+    expect(figures.literalEntries).toBe(2);
+    expect(figures.entries).toBe(5);
+    expect(write('# only a comment\n').figures).toMatchObject({ tables: [], literalEntries: 0, entries: 0 });
+  });
+
+  test('leaves no file descriptor open, written or refused', () => {
+    const open = (): number => readdirSync('/proc/self/fd').length;
+    const before = open();
+    for (let i = 0; i < 20; i++) {
+      write('a@x.example OK\n');
+      refusal('a@x.example OK\n@x.example OK\n');
+      refusal(`${marker(0)}\n`);
+    }
+    expect(open()).toBe(before);
   });
 
   test('an existing file is never overwritten', () => {
