@@ -114,6 +114,11 @@ describe('adopting a gateway that already relays a site domain and the lists wit
     );
     expect(today.filter((key) => !renderedKeys.has(key))).toEqual([`oldlist@${LISTS}`]);
     expect(renderedKeys.has(`dev@${LISTS}`)).toBe(true);
+    // The same with the playbook, with the removal thresholds (2 entries today: under the floor of 10).
+    const plan = await runPlaybook(lab, 'playbooks/plan-deployed.yml', ['--limit', 'gw1']);
+    expect(plan.code, describeRun(plan)).toBe(0);
+    expect(plan.stdout).toMatch(new RegExp(`gw1: ${LISTS.replaceAll('.', '\\.')}: accepted today 2, rendered \\d+: \\+\\d+ -1 =1: oldlist@${LISTS.replaceAll('.', '\\.')} would be refused`));
+    expect(existsSync(lab.hostPath('gw1', '/etc/postfix/rcptsync'))).toBe(false);
   }, STEP_TIMEOUT);
 
   it('step 3: deployed beside the hand-written table with the 450 burn-in, the union is accepted and main.cf keeps the site\'s tables', async () => {

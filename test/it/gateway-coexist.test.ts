@@ -7,7 +7,7 @@
  * warn); state: absent gives main.cf back exactly as it was.
  * A real Postfix answers every probe at RCPT time.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,6 +167,33 @@ describe('a gateway that already relays its own domains', () => {
       expect(old.explicit()).toBe(untouched);
     } finally {
       old.stop();
+      renderTree(rendered, { [gw.name]: lists });
+    }
+  }, 240_000);
+
+  it('plan-deployed.yml compares the rendered table with what the gateway accepts today, with the removal thresholds', async () => {
+    const adopt = await ScratchPostfix.start('gwadopt');
+    const inv = join(work, 'adopt.ini');
+    try {
+      const hand = Array.from({ length: 20 }, (_, i) => `old${i}@lists.example.test OK\n`).join('') + 'announce@lists.example.test OK\n';
+      writeFileSync(join(adopt.etc, 'hand_recipients'), hand);
+      adopt.postconf('-e', 'relay_domains = lists.example.test', `relay_recipient_maps = texthash:${adopt.etc}/hand_recipients`);
+      renderTree(rendered, { [adopt.name]: [...lists, 'team@other.example.test'] });
+      writeInventory(inv, [adopt], rendered);
+      const main = readFileSync(join(adopt.etc, 'main.cf'), 'utf8');
+      const refused = playbook(inv, 'plan-deployed.yml');
+      expect(refused.status).not.toBe(0);
+      expect(refused.out).toContain('gwadopt: lists.example.test: accepted today 21, rendered 5: +4 -20 =1: old0@lists.example.test, old10@lists.example.test, old11@lists.example.test');
+      expect(refused.out).toContain('old18@lists.example.test ... would be refused');
+      expect(refused.out).toContain('gwadopt: other.example.test: accepted today 0, rendered 1: +1 -0 =0 (not relayed today');
+      expect(refused.out).toContain('The first deploy would refuse more than the thresholds allow: gwadopt: lists.example.test: 20 of 21 entries (95.2%) would be removed, over 30%');
+      const accepted = playbook(inv, 'plan-deployed.yml', '-e', 'rcptsync_max_removal_percent=100');
+      expect(accepted.status, accepted.out).toBe(0);
+      // Nothing was touched.
+      expect(readFileSync(join(adopt.etc, 'main.cf'), 'utf8')).toBe(main);
+      expect(existsSync(adopt.mapDir)).toBe(false);
+    } finally {
+      adopt.stop();
       renderTree(rendered, { [gw.name]: lists });
     }
   }, 240_000);
