@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
-for (const file of ['plan/diff.js', 'plan/format.js', 'plan/tables.js', 'model/snapshot-io.js', 'state/last-known-good.js']) {
+for (const file of ['plan/diff.js', 'plan/format.js', 'plan/tables.js', 'model/snapshot-io.js', 'tables/gateway-tables.js', 'state/last-known-good.js']) {
   if (!existsSync(path.join(dist, file))) {
     console.error(`bench/plan.mjs: ${path.join('dist', file)} is missing; run \`npm run build\` first`);
     process.exit(2);
@@ -40,7 +40,8 @@ const SOURCES_PER_HOST = 2;
 const GATEWAYS = 2;
 const keep = args.includes('--keep');
 
-const { writeSnapshot, buildGatewayTables } = await import(path.join(dist, 'model/snapshot-io.js'));
+const { writeSnapshot } = await import(path.join(dist, 'model/snapshot-io.js'));
+const { buildGatewayTables } = await import(path.join(dist, 'tables/gateway-tables.js'));
 const { stateFileFor } = await import(path.join(dist, 'state/last-known-good.js'));
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run measures the same data. */

@@ -16,7 +16,7 @@ import { diffTables, withRoutes, type Plan } from '../plan/diff.js';
 import { diffRoutes, routesFromGitRevision, routesFromRenderedTree, routesFromSnapshot, type Routes } from '../plan/routes.js';
 import { checkSafety, findViolations, SafetyRefusedError, sourceCountsOf, type Violation } from '../plan/guard.js';
 import { tablesFromGatewayTables, tablesFromGitRevision, tablesFromRenderedTree, tablesFromSnapshot, type GatewayTables } from '../plan/tables.js';
-import { buildGatewayTables, type GatewayTable } from '../model/snapshot-io.js';
+import { buildGatewayTables, type GatewayTable } from '../tables/gateway-tables.js';
 import type { SourceFailure } from '../collect/collect.js';
 import { carryForward, DEFAULT_MAX_STALE_HOURS, stampCollectedAt, type CarriedSource, type CarryForwardResult } from './carry-forward.js';
 import { holdRemovals, type HeldRemoval } from './hold.js';

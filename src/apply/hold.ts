@@ -15,7 +15,8 @@
  */
 import type { Snapshot, SourceRecord } from '../model/snapshot.js';
 import { domainOf } from '../model/address.js';
-import { compareSources, sortAddressKeys, sourceId } from '../model/snapshot-io.js';
+import { sortAddressKeys } from '../model/address-keys.js';
+import { compareSources, sourceId } from '../model/snapshot-io.js';
 import type { Plan } from '../plan/diff.js';
 import type { Violation } from '../plan/guard.js';
 

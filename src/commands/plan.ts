@@ -45,6 +45,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
     return 0;
   }
+  // plan writes nothing, the metrics textfile included: say so rather than ignore the option.
+  if (values['metrics-file'] !== undefined) throw new UsageError('--metrics-file is for sync and render: plan writes nothing');
   const format = stringOption(values, 'format')!;
   if (!['text', 'markdown', 'json'].includes(format)) throw new UsageError(`--format must be text, markdown or json, got "${format}"`);
   // With --json the events go to stderr so that stdout holds only the plan.

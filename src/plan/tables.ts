@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { unicodeDomain } from '../model/address.js';
 import type { Snapshot } from '../model/snapshot.js';
-import { buildGatewayTables, type GatewayTable } from '../model/snapshot-io.js';
+import { buildGatewayTables, type GatewayTable } from '../tables/gateway-tables.js';
 
 /** gateway -> domain -> addresses, sorted (compareAddresses) and unique. */
 export type GatewayTables = Map<string, Map<string, string[]>>;

@@ -439,7 +439,8 @@ describe('an interrupted render', () => {
   });
 
   it('a process killed mid-write leaves the old tree whole, and the next run recovers', async () => {
-    const big = inv('big', mailman(`sh ${join(dir, 'big.sh')}`));
+    // A generous command timeout: on a loaded machine 20,000 lists take more than the cases' 2 s.
+    const big = inv('big', mailman(`sh ${join(dir, 'big.sh')}`), { rcptsync_command_timeout: 60 });
     const child = spawn(process.execPath, [BIN, 'sync', '--inventory-json', big, '-o', out, '--state-dir', state, '--force'], {
       stdio: 'ignore',
       env: { ...process.env, SSH_AUTH_SOCK: '' },

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { buildGatewayTables, readSnapshot, writeSnapshot } from '../../../src/model/snapshot-io.js';
+import { readSnapshot, writeSnapshot } from '../../../src/model/snapshot-io.js';
+import { buildGatewayTables } from '../../../src/tables/gateway-tables.js';
 import type { Snapshot } from '../../../src/model/snapshot.js';
 import { compareAddresses } from '../../../src/plan/tables.js';
 

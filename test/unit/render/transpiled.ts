@@ -9,9 +9,9 @@ import path from 'node:path';
 import ts from 'typescript';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
-const folders = ['', 'model', 'render'];
+const folders = ['', 'model', 'tables', 'render'];
 
-/** Returns a directory holding `dist/` (errors, model, render), `templates` and `node_modules` links. */
+/** Returns a directory holding `dist/` (errors, model, tables, render), `templates` and `node_modules` links. */
 export function transpileRenderCode(): string {
   const root = mkdtempSync(path.join(tmpdir(), 'rcptsync-render-js-'));
   for (const folder of folders) {
