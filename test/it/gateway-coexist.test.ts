@@ -138,6 +138,13 @@ describe('a gateway that already relays its own domains', () => {
   }, 240_000);
 
   it('state: absent takes rcptsync out and gives main.cf back as it was, and a second absent run changes nothing', async () => {
+    // --check --diff first: it says what it would put back and touches nothing.
+    const main = readFileSync(join(gw.etc, 'main.cf'), 'utf8');
+    const dry = playbook(inventory, 'deploy.yml', '--check', '--diff', '-e', 'postfix_relay_gateway_state=absent');
+    expect(dry.status, dry.out).toBe(0);
+    expect(dry.out).toContain(`+relay_recipient_maps = texthash:${gw.etc}/site_recipients\n`);
+    expect(readFileSync(join(gw.etc, 'main.cf'), 'utf8')).toBe(main);
+    expect(existsSync(gw.mapDir)).toBe(true);
     const absent = playbook(inventory, 'deploy.yml', '--diff', '-e', 'postfix_relay_gateway_state=absent');
     expect(absent.status, absent.out).toBe(0);
     expect(gw.explicit()).toBe(before);
