@@ -101,6 +101,16 @@ describe('settings that bypass the recipient table', () => {
     refused.undo();
   }, 240_000);
 
+  it('master.cf -o relay_recipient_maps=$name: the name is expanded, and the table it names is not rcptsync\'s', () => {
+    const refused = deployWith(() => {
+      gw.postconf('-e', `site_recipient_maps = texthash:${gw.etc}/other`);
+      gw.postconf('-P', '-e', `${gw.service}/inet/relay_recipient_maps=$site_recipient_maps`);
+    });
+    expect(refused.status).not.toBe(0);
+    expect(refused.out).toContain(`BYPASS ${service()}: -o relay_recipient_maps=$site_recipient_maps (texthash:${gw.etc}/other) replaces main.cf's list`);
+    refused.undo();
+  }, 240_000);
+
   it('master.cf -o smtpd_recipient_restrictions=permit: a warning, because Postfix still rejects unknown recipients (checked)', async () => {
     const warned = deployWith(() => gw.postconf('-P', '-e', `${gw.service}/inet/smtpd_recipient_restrictions=permit`));
     expect(warned.status, warned.out).toBe(0);

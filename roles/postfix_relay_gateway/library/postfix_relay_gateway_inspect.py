@@ -216,18 +216,22 @@ class Gateway(object):
         return False
 
     def services(self):
-        """master.cf services: (name, type, command) and their -o overrides."""
+        """master.cf services: (name, type, command), their -o overrides ($names expanded)
+        and the same as written."""
         services = []
         for line in self.postconf('-M').splitlines():
             fields = line.split()
             if len(fields) >= 8:
                 services.append((fields[0], fields[1], fields[7]))
-        overrides = {}
-        for line in self.postconf('-P').splitlines():
-            match = re.match(r'^([^/\s]+)/([^/\s]+)/(\S+) =[ ]?(.*)$', line)
-            if match:
-                overrides.setdefault((match.group(1), match.group(2)), {})[match.group(3)] = match.group(4)
-        return services, overrides
+
+        def overrides(*flags):
+            found = {}
+            for line in self.postconf('-P', *flags).splitlines():
+                match = re.match(r'^([^/\s]+)/([^/\s]+)/(\S+) =[ ]?(.*)$', line)
+                if match:
+                    found.setdefault((match.group(1), match.group(2)), {})[match.group(3)] = match.group(4)
+            return found
+        return services, overrides('-x'), overrides()
 
 
 class Inspection(object):
@@ -366,8 +370,8 @@ class Inspection(object):
 
     def effective_views(self):
         """main.cf, and each public SMTP service of master.cf with its -o overrides applied."""
-        views = [('%s' % self.gw.main_cf, {})]
-        services, overrides = self.gw.services()
+        views = [('%s' % self.gw.main_cf, {}, {})]
+        services, overrides, written = self.gw.services()
         port = str(self.p['smtp_port'])
         names = set([port] + (['smtp'] if port == '25' else []))
         public = [(n, t, c) for n, t, c in services
@@ -376,16 +380,16 @@ class Inspection(object):
             public += [(n, t, c) for n, t, c in services if t == 'pass' and c == 'smtpd']
         for name, kind, command in public:
             views.append(('%s: service %s/%s (%s)' % (self.gw.master_cf, name, kind, command),
-                          overrides.get((name, kind), {})))
+                          overrides.get((name, kind), {}), written.get((name, kind), {})))
         return views
 
     def bypass_findings(self, wanted):
         """main.cf, then each -o override of the public SMTP service (and postscreen's smtpd)."""
-        for where, over in self.effective_views():
-            self.view_findings(where, over, main=where == self.gw.main_cf)
+        for where, over, written in self.effective_views():
+            self.view_findings(where, over, written, main=where == self.gw.main_cf)
         self.table_bypasses()
 
-    def view_findings(self, where, over, main):
+    def view_findings(self, where, over, written, main):
         add = self.findings.append
 
         def value(name):
@@ -412,13 +416,18 @@ class Inspection(object):
                 add('BYPASS %s: %s and no reject_unlisted_recipient in smtpd_relay_restrictions or '
                     'smtpd_recipient_restrictions: relay_recipient_maps is never consulted, every recipient '
                     'is accepted' % (where, origin('smtpd_reject_unlisted_recipient')))
+        # (A -o relay_recipient_maps=$relay_recipient_maps,... is no way to inherit main.cf's list:
+        # Postfix refuses the self-reference, "unreasonable macro call nesting".)
         if not main and 'relay_recipient_maps' in over:
             if not tokens(over['relay_recipient_maps']):
                 add('BYPASS %s: -o relay_recipient_maps= (empty) accepts every recipient of the relayed domains'
                     % where)
             elif self.p['state'] == 'present' and self.table('relay_recipients') not in tokens(over['relay_recipient_maps']):
+                shown = over['relay_recipient_maps']
+                if written.get('relay_recipient_maps', shown) != shown:
+                    shown = '%s (%s)' % (written['relay_recipient_maps'], shown)
                 add('BYPASS %s: -o relay_recipient_maps=%s replaces main.cf\'s list, so rcptsync\'s table %s '
-                    'is not consulted there' % (where, over['relay_recipient_maps'], self.table('relay_recipients')))
+                    'is not consulted there' % (where, shown, self.table('relay_recipients')))
         if here('allow_untrusted_routing') and value('allow_untrusted_routing').strip().lower() == 'yes':
             add('BYPASS %s: %s: sender-specified routing (user%%host@, host!user@) from any client is relayed '
                 'to the next hop of a relayed domain' % (where, origin('allow_untrusted_routing')))
