@@ -2,6 +2,7 @@
 // when one step is skipped or moved: without the guard a shrink over the
 // threshold reaches relay_recipients; with the state written before the tree a
 // failed render would still move the last-known-good state.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { applySnapshot, loadBaseline, planAgainst, type ApplyOptions } from '../../../src/apply/apply.js';
 import type { Snapshot } from '../../../src/model/snapshot.js';
 import { SafetyRefusedError } from '../../../src/plan/guard.js';
+import { loadLastKnownGoodFile, saveLastKnownGood } from '../../../src/state/last-known-good.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'rcptsync-apply-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -202,6 +204,22 @@ describe('applySnapshot', () => {
   });
 });
 
+describe('a state from before collectedAt', () => {
+  test("a failed source is carried forward as collected when the state was written", async () => {
+    const where = dirs();
+    await applySnapshot(snapshot(members(0, 10), ['x@lists.example.org']), { ...safety, ...where });
+    // As rcptsync 0.1 wrote it: no collectedAt on any source.
+    await saveLastKnownGood(where.stateDir, where.outDir, snapshot(members(0, 10), ['x@lists.example.org']));
+    const { writtenAt } = (await loadLastKnownGoodFile(where.stateDir, where.outDir))!;
+    const withoutExtra = snapshot(members(0, 10));
+    withoutExtra.sources.pop();
+    const failure = { host: 'lists1', index: 1, type: 'static', label: 'extra', message: 'lists1: connection refused', hostKey: false };
+    const result = await applySnapshot(withoutExtra, { ...safety, ...where, failures: [failure] });
+    expect(result.carried.map((c) => [c.label, c.since])).toEqual([['extra', writtenAt.toISOString()]]);
+    expect(published(where.outDir)).toContain('x@lists.example.org');
+  });
+});
+
 describe('loadBaseline and planAgainst', () => {
   test('the baseline is the state, else the tree on disk, else nothing; or the tree asked for', async () => {
     const where = dirs();
@@ -239,3 +257,65 @@ describe('loadBaseline and planAgainst', () => {
     expect(planAgainst({ ...baseline, snapshot: undefined }, snapshot(members(0, 100)), safety).violations).toEqual([]);
   });
 });
+
+describe('baselines from git, accepted breaches, domains no longer relayed', () => {
+  const git = (cwd: string, ...args: string[]): string =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+  test('--against a git revision reads the tree committed there; anything else is refused', async () => {
+    const where = await firstRun(members(0, 30));
+    // The repository holds the output tree (which a render replaces whole) as a subfolder.
+    const repo = path.dirname(where.outDir);
+    git(repo, 'init', '-q');
+    git(repo, 'add', 'rendered');
+    git(repo, 'commit', '-q', '-m', 'rendered');
+    await applySnapshot(snapshot(members(0, 40)), { ...safety, ...where });
+    const atHead = await loadBaseline({ ...where, against: 'HEAD' });
+    expect(atHead.description).toBe(`${where.outDir} at git revision HEAD`);
+    expect(atHead.tables.get('mx1')?.get(DOMAIN)).toEqual(members(0, 30));
+    for (const against of ['nosuchrev', '--output=x']) {
+      await expect(loadBaseline({ ...where, against })).rejects.toThrow(`--against ${against}: neither a directory nor a git revision of the repository that holds ${where.outDir}`);
+    }
+  });
+
+  test('breaches accepted by --force or --allow-removals are reported as accepted, the others are not', async () => {
+    const baseline = await loadBaseline(await firstRun());
+    const shrunk = snapshot(members(0, 50));
+    expect(planAgainst(baseline, shrunk, safety).accepted).toEqual([]);
+    for (const accepting of [{ force: true }, { allowRemovals: 50 }]) {
+      const result = planAgainst(baseline, shrunk, { ...safety, ...accepting });
+      expect(result.violations).toEqual([]);
+      expect(result.accepted.map((v) => v.message)).toEqual([`mx1: ${DOMAIN}: 50 of 100 entries (50.0%) would be removed, over 30%; run with --force to accept`]);
+    }
+    // Partly accepted: what still refuses is not listed as accepted.
+    const emptied = planAgainst({ ...baseline, snapshot: snapshot(members(0, 100), ['gone@lists.example.org']) }, snapshot(members(0, 50)), { ...safety, allowRemovals: 50 });
+    expect(emptied.violations.map((v) => v.rule)).toEqual(['source-empty']);
+    expect(emptied.accepted.map((v) => v.rule)).toEqual(['removal-percent']);
+  });
+
+  test('a domain a gateway stops relaying is a breach of its own, on that gateway only', async () => {
+    const two = (domains: string[][]): Snapshot => ({
+      ...snapshot([]),
+      sources: [{ host: 'lists1', index: 0, type: 'static', label: 'members', addresses: ['a@one.example.org', 'b@two.example.org', 'c@two.example.org'], refused: 0 }],
+      gateways: domains.map((names, g) => ({
+        name: `mx${g + 1}`,
+        smtputf8: false,
+        domains: names.map((domain) => ({ domain, nextHop: 'smtp:[lists1.example.org]:25', roleAddresses: false, allowEmpty: false })),
+      })),
+    });
+    const where = dirs();
+    await applySnapshot(two([['one.example.org', 'two.example.org'], ['one.example.org', 'two.example.org']]), { ...safety, ...where });
+    const baseline = await loadBaseline(where);
+    const mx1Drops = planAgainst(baseline, two([['one.example.org'], ['one.example.org', 'two.example.org']]), { ...safety, ...stop });
+    expect(mx1Drops.violations.map((v) => [v.rule, v.gateway, v.domain])).toEqual([['domain-unrelayed', 'mx1', 'two.example.org']]);
+    expect(mx1Drops.violations[0]!.message).toBe(
+      'mx1: two.example.org: no longer relayed: its 2 entries go and its mail will be refused (554 Relay access denied); run with --force to accept',
+    );
+    const bothDropOne = planAgainst(baseline, two([['two.example.org'], ['two.example.org']]), { ...safety, ...stop });
+    expect(bothDropOne.violations.map((v) => v.message)).toEqual([
+      'mx1: one.example.org: no longer relayed: its 1 entry goes and its mail will be refused (554 Relay access denied); run with --force to accept',
+      'mx2: one.example.org: no longer relayed: its 1 entry goes and its mail will be refused (554 Relay access denied); run with --force to accept',
+    ]);
+  });
+});
+

@@ -134,6 +134,12 @@ describe('sources gone empty', () => {
       const found = findViolations(shrink(10, 10), { policies: [], sourcesBefore: before, sourcesAfter: before.map((s) => ({ ...s, count: 0 })) });
       expect(found.map((v) => v.host)).toEqual(before.map((s) => s.host).sort());
     }
+    // One host: by index.
+    for (const order of [[2, 0, 1], [1, 2, 0], [0, 2, 1]]) {
+      const before = order.map((index) => ({ host: 'lists1', index, label: `s${index}`, count: 1 }));
+      const found = findViolations(shrink(10, 10), { policies: [], sourcesBefore: before, sourcesAfter: before.map((s) => ({ ...s, count: 0 })) });
+      expect(found.map((v) => v.source), order.join('')).toEqual(['s0', 's1', 's2']);
+    }
   });
 
   it('are reported by host, then index, whatever the order they come in', () => {
