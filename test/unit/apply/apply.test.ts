@@ -311,6 +311,14 @@ describe('baselines from git, accepted breaches, domains no longer relayed', () 
     expect(mx1Drops.violations[0]!.message).toBe(
       'mx1: two.example.org: no longer relayed: its 2 entries go and its mail will be refused (554 Relay access denied); run with --force to accept',
     );
+    // A domain that had no entries (declared empty) may go without a word.
+    const empty = two([['one.example.org', 'two.example.org'], ['one.example.org', 'two.example.org']]);
+    empty.gateways[0]!.domains.push({ domain: 'zero.example.org', nextHop: 'smtp:[lists1.example.org]:25', roleAddresses: false, allowEmpty: true });
+    const withEmpty = dirs();
+    await applySnapshot(empty, { ...safety, ...withEmpty });
+    const dropsEmpty = planAgainst(await loadBaseline(withEmpty), two([['one.example.org', 'two.example.org'], ['one.example.org', 'two.example.org']]), { ...safety, ...stop });
+    expect(dropsEmpty.plan.routes.map((r) => [r.gateway, r.domain, r.change])).toEqual([['mx1', 'zero.example.org', 'no longer relayed']]);
+    expect(dropsEmpty.violations).toEqual([]);
     const bothDropOne = planAgainst(baseline, two([['two.example.org'], ['two.example.org']]), { ...safety, ...stop });
     expect(bothDropOne.violations.map((v) => v.message)).toEqual([
       'mx1: one.example.org: no longer relayed: its 1 entry goes and its mail will be refused (554 Relay access denied); run with --force to accept',
