@@ -13,9 +13,10 @@
 #                             plan: merging it applies the held removals.
 #   nightly.sh apply-reviewed
 #                         after that pull request is merged: render the reviewed
-#                         snapshot (exactly what was reviewed, recorded as the new
-#                         last-known-good state), check that the tree is
-#                         byte-identical to the merged rendered/, and deploy it.
+#                         snapshot into a scratch tree, check that it is
+#                         byte-identical to the merged rendered/, and only then
+#                         render it for real (recording it as the new
+#                         last-known-good state) and deploy it.
 #
 # Run from the root of the repository that holds the inventory and rendered/.
 # Settings (environment):
@@ -30,6 +31,8 @@
 #   REVIEW_BRANCH    branch of the review pull request   (default: rcptsync/review)
 #   COMMIT_RENDERED  1: commit rendered/ to BASE_BRANCH after a direct apply (default: 1)
 #   DEPLOY_PLAYBOOK  playbook that pushes rendered/  (default: playbooks/deploy.yml)
+#   SNAPSHOT_COPY    also write the night's snapshot here (the workflow uploads it for
+#                    the pull-request plan job, which must not collect)  (default: none)
 #   DRY_RUN          1: print git push, gh/glab and ansible-playbook instead of running them
 #
 # Exit status: 0 when applied or when a review pull request was opened/updated,
@@ -47,6 +50,7 @@ REVIEW_BRANCH=${REVIEW_BRANCH:-rcptsync/review}
 COMMIT_RENDERED=${COMMIT_RENDERED:-1}
 DEPLOY_PLAYBOOK=${DEPLOY_PLAYBOOK:-playbooks/deploy.yml}
 DRY_RUN=${DRY_RUN:-0}
+SNAPSHOT_COPY=${SNAPSHOT_COPY:-}
 # The reviewed snapshot and plan travel with the pull request.
 REVIEW_DIR=review
 
@@ -127,6 +131,7 @@ nightly() {
   # pull request is exactly what was refused.
   log "collecting"
   rcptsync collect -i "$INVENTORY" -s "$work/snapshot.json"
+  [ -n "$SNAPSHOT_COPY" ] && cp "$work/snapshot.json" "$SNAPSHOT_COPY"
 
   local rc=0
   rcptsync plan -i "$INVENTORY" -o "$OUT" "${state_args[@]}" -s "$work/snapshot.json" --format markdown >"$work/plan.md" || rc=$?
@@ -194,12 +199,15 @@ apply_reviewed() {
   git checkout -q "$BASE_BRANCH"
   [ -f "$REVIEW_DIR/snapshot.json" ] || die "$REVIEW_DIR/snapshot.json not found: nothing reviewed to apply" 2
   # --force: a human accepted this shrink by merging. The render is deterministic,
-  # so the tree must come out byte-identical to the one that was reviewed.
-  rcptsync render -i "$INVENTORY" -o "$OUT" "${state_args[@]}" "${metrics_args[@]}" --force -s "$REVIEW_DIR/snapshot.json"
-  if [ -n "$(git status --porcelain -- "$OUT")" ]; then
-    git status --short -- "$OUT" >&2
-    die "the rendered tree differs from the reviewed one; not deploying" 1
+  # so the tree must come out byte-identical to the one that was reviewed: checked
+  # on a scratch tree first, so that the last-known-good state is replaced only
+  # by what was reviewed.
+  rcptsync render -i "$INVENTORY" -o "$work/verify/$(basename "$OUT")" --state-dir "$work/verify-state" --force -s "$REVIEW_DIR/snapshot.json" >/dev/null
+  if ! diff -r "$work/verify/$(basename "$OUT")" "$OUT" >&2; then
+    die "the rendered tree differs from the reviewed one; not deploying, the state is unchanged" 1
   fi
+  rcptsync render -i "$INVENTORY" -o "$OUT" "${state_args[@]}" "${metrics_args[@]}" --force -s "$REVIEW_DIR/snapshot.json"
+  [ -z "$(git status --porcelain -- "$OUT")" ] || die "the rendered tree changed after the check; not deploying" 1
   deploy
 }
 

@@ -29,6 +29,10 @@ const planOptions: OptionSet = {
   'max-bytes': { type: 'string', value: 'N', help: 'markdown: never longer than N bytes (default 60000, under a GitHub comment\'s 65,536 characters)' },
   'expect-no-changes': { type: 'boolean', help: 'exit 4 when there are changes (drift check)' },
   snapshot: { type: 'string', short: 's', value: 'FILE', help: 'plan from this snapshot instead of collecting' },
+  'gateways-from-inventory': {
+    type: 'boolean',
+    help: "with -s and -i: the inventory's gateways (relayed domains, next hops, settings) with the snapshot's addresses, to review an inventory change without connecting to anything",
+  },
 };
 const sets = [inventoryOptions, collectOptions, renderOptions, safetyOptions, planOptions];
 
@@ -56,8 +60,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const inventory = snapshotGiven && !values['inventory'] && !values['inventory-json'] ? undefined : await loadInventory(inventorySource(values));
   if (!inventory) reporter.info('no inventory given: the default safety thresholds apply');
   const snapshotFile = stringOption(values, 'snapshot');
-  const collected = snapshotFile
-    ? { snapshot: await readSnapshot(snapshotFile), failures: [] }
+  if (values['gateways-from-inventory'] && (!snapshotFile || !inventory)) throw new UsageError('--gateways-from-inventory needs -s FILE and an inventory (-i or --inventory-json)');
+  const read = snapshotFile ? await readSnapshot(snapshotFile) : undefined;
+  const collected = read
+    ? { snapshot: values['gateways-from-inventory'] ? { ...read, gateways: [...inventory!.gateways].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) } : read, failures: [] }
     : await collect(inventory!, {
         concurrency: integerOption(values, 'concurrency', 1)!,
         strict: Boolean(values['strict']),

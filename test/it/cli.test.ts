@@ -125,6 +125,15 @@ describe('rcptsync over a real sshd', () => {
     const json = JSON.parse(rcptsync(['plan', '--inventory-json', rerouted, '-o', out, '--format', 'json']).stdout);
     expect(json.routes).toEqual([{ gateway: 'mx1', domain: 'lists.example.test', change: 'next hop', before: 'smtp:[10.0.0.1]:25', after: 'smtp:[203.0.113.9]:2525' }]);
 
+    // Without connecting to anything: a snapshot collected before, with the rerouted inventory's gateways.
+    const snapshotFile = join(dir, 'routes-snapshot.json');
+    expect(rcptsync(['collect', '--inventory-json', inventory('routes', sources), '-s', snapshotFile]).status).toBe(0);
+    const offline = rcptsync(['plan', '-s', snapshotFile, '--inventory-json', rerouted, '--gateways-from-inventory', '-o', out]);
+    expect(offline.stdout).toContain('~ mx1: lists.example.test: next hop smtp:[10.0.0.1]:25 -> smtp:[203.0.113.9]:2525');
+    expect(offline.status).toBe(0);
+    const asCollected = rcptsync(['plan', '-s', snapshotFile, '--inventory-json', rerouted, '-o', out]);
+    expect(asCollected.stdout).toMatch(/Plan: 0 to add, 0 to change, 0 to remove/);
+
     // mx1 relays community.example.org instead: lists.example.test is dropped, a breach of its own.
     const dropped = inventory('routes-dropped', sources, { rcptsync_relay_domains: { 'community.example.org': 'smtp:[10.0.0.1]:25' } });
     const refused = rcptsync(['sync', '--inventory-json', dropped, '-o', out]);
