@@ -10,6 +10,7 @@
  */
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { DomainCache, normaliseAddress, printable } from '../model/address.js';
+import { sortUniqueLocals } from '../model/address-keys.js';
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type SourceRecord } from '../model/snapshot.js';
 import { compareSources } from '../model/snapshot-io.js';
 import type { Inventory, ListServer } from '../inventory/model.js';
@@ -200,28 +201,28 @@ async function collectSource(
   if (parsed.failure !== undefined) throw new RcptsyncError(`${server.name}: ${plan.label}: ${parsed.failure}`);
   for (const problem of parsed.problems) refuse(problem.line, problem.message, '');
   // Grouped by domain as they come, so that sorting is by domain, then local
-  // part, without a comparator that re-splits every key.
-  const byDomain = new Map<string, Set<string>>();
+  // part (sortUniqueLocals, in place) without a comparator that re-splits every key.
+  const byDomain = new Map<string, string[]>();
   for (const candidate of parsed.candidates) {
     const result = normaliseAddress(candidate.address, domains);
     if (!result.ok) {
       refuse(candidate.line, result.reason, candidate.address);
       continue;
     }
-    for (const message of result.warnings ?? []) emit({ event: 'address-warning', ...place, line: candidate.line, message });
-    const { local, domain } = result.address;
+    if (result.warnings) for (const message of result.warnings) emit({ event: 'address-warning', ...place, line: candidate.line, message });
+    const { key, domain } = result.address;
     // A list server speaks only for its own domains, when it declares them.
     if (server.domains && !server.domains.has(domain)) {
       refuse(candidate.line, `domain ${domain} is not one of ${server.name}'s rcptsync_domains`, candidate.address);
       continue;
     }
-    let locals = byDomain.get(domain);
-    if (!locals) byDomain.set(domain, (locals = new Set()));
-    locals.add(local);
+    let keys = byDomain.get(domain);
+    if (!keys) byDomain.set(domain, (keys = []));
+    keys.push(key);
   }
   const addresses: string[] = [];
   for (const domain of [...byDomain.keys()].sort()) {
-    for (const local of [...byDomain.get(domain)!].sort()) addresses.push(`${local}@${domain}`);
+    for (const key of sortUniqueLocals(byDomain.get(domain)!, domain.length + 1)) addresses.push(key);
   }
   emit({
     event: 'source-done',

@@ -6,7 +6,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { normaliseAddress, normaliseDomain, printable } from '../model/address.js';
+import { DomainCache, normaliseAddress, normaliseDomain, printable } from '../model/address.js';
 import { checkConnection } from './connection.js';
 import { checkGroupVariables } from './groups.js';
 import { PositionFinder, displayPath, type VarPath } from './positions.js';
@@ -170,6 +170,7 @@ function checkServerDomains(domains: unknown, report: Report): void {
 /** Rules beyond the schema for each source object (only where the schema's types hold). */
 function checkSources(sources: unknown, report: Report): void {
   if (!Array.isArray(sources)) return;
+  const domainCache = new DomainCache();
   sources.forEach((source, index) => {
     if (!isRecord(source) || !SOURCE_TYPES.includes(source['type'] as never)) return;
     const at = (...rest: (string | number)[]): VarPath => ['rcptsync_sources', index, ...rest];
@@ -190,7 +191,8 @@ function checkSources(sources: unknown, report: Report): void {
       if (!Array.isArray(list)) continue;
       list.forEach((address, i) => {
         if (typeof address !== 'string') return;
-        const result = normaliseAddress(address);
+        // One domain check per domain, not per address: a static source may list a million.
+        const result = normaliseAddress(address, domainCache);
         if (!result.ok) report(at(key, i), `invalid address "${printable(address)}": ${result.reason}`);
       });
     }
