@@ -10,7 +10,7 @@
  */
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { DomainCache, normaliseAddress, printable } from '../model/address.js';
-import { sortUniqueLocals } from '../model/address-keys.js';
+import { KeysByDomain } from '../model/address-keys.js';
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type SourceRecord } from '../model/snapshot.js';
 import { compareSources } from '../model/snapshot-io.js';
 import type { Inventory, ListServer } from '../inventory/model.js';
@@ -200,9 +200,7 @@ async function collectSource(
   const parsed = parser.end();
   if (parsed.failure !== undefined) throw new RcptsyncError(`${server.name}: ${plan.label}: ${parsed.failure}`);
   for (const problem of parsed.problems) refuse(problem.line, problem.message, '');
-  // Grouped by domain as they come, so that sorting is by domain, then local
-  // part (sortUniqueLocals, in place) without a comparator that re-splits every key.
-  const byDomain = new Map<string, string[]>();
+  const byDomain = new KeysByDomain();
   for (const candidate of parsed.candidates) {
     const result = normaliseAddress(candidate.address, domains);
     if (!result.ok) {
@@ -216,14 +214,9 @@ async function collectSource(
       refuse(candidate.line, `domain ${domain} is not one of ${server.name}'s rcptsync_domains`, candidate.address);
       continue;
     }
-    let keys = byDomain.get(domain);
-    if (!keys) byDomain.set(domain, (keys = []));
-    keys.push(key);
+    byDomain.add(key, domain);
   }
-  const addresses: string[] = [];
-  for (const domain of [...byDomain.keys()].sort()) {
-    for (const key of sortUniqueLocals(byDomain.get(domain)!, domain.length + 1)) addresses.push(key);
-  }
+  const addresses = byDomain.sorted();
   emit({
     event: 'source-done',
     host: server.name,

@@ -109,18 +109,33 @@ export function trustCheckedList(keys: string[], runs: DomainRun[]): void {
   checkedLists.set(keys, Object.freeze(runs));
 }
 
-/** Sort normalised keys by domain, then local part, and drop duplicates (a new array). */
-export function sortAddressKeys(keys: readonly string[]): string[] {
-  const byDomain = new Map<string, string[]>();
-  for (const key of keys) {
-    const domain = key.slice(key.lastIndexOf('@') + 1);
-    let list = byDomain.get(domain);
-    if (!list) byDomain.set(domain, (list = []));
+/**
+ * Normalised keys gathered per domain as they come, then handed out in contract
+ * order (by domain, then local part), without duplicates and without a
+ * comparator that splits every key again.
+ */
+export class KeysByDomain {
+  private readonly groups = new Map<string, string[]>();
+
+  /** `domain` is the key's domain (what follows its last `@`). */
+  add(key: string, domain: string): void {
+    let list = this.groups.get(domain);
+    if (!list) this.groups.set(domain, (list = []));
     list.push(key);
   }
-  const out: string[] = [];
-  for (const domain of [...byDomain.keys()].sort()) {
-    for (const key of sortUniqueLocals(byDomain.get(domain)!, domain.length + 1)) out.push(key);
+
+  sorted(): string[] {
+    const out: string[] = [];
+    for (const domain of [...this.groups.keys()].sort()) {
+      for (const key of sortUniqueLocals(this.groups.get(domain)!, domain.length + 1)) out.push(key);
+    }
+    return out;
   }
-  return out;
+}
+
+/** Sort normalised keys by domain, then local part, and drop duplicates (a new array). */
+export function sortAddressKeys(keys: readonly string[]): string[] {
+  const groups = new KeysByDomain();
+  for (const key of keys) groups.add(key, key.slice(key.lastIndexOf('@') + 1));
+  return groups.sorted();
 }

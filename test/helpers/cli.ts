@@ -45,6 +45,31 @@ export function writeInventoryJson(
   return file;
 }
 
+/**
+ * An inventory in YAML, as an operator's repository holds it: one list server
+ * with a static source (nothing to connect to) for lists.example.org, one gateway.
+ */
+export function staticInventoryYaml(addresses: string[], gateway: Record<string, string> = {}): string {
+  return [
+    'all:',
+    '  children:',
+    '    list_servers:',
+    '      hosts:',
+    '        lists1:',
+    '          rcptsync_domains: [lists.example.org]',
+    '          rcptsync_sources:',
+    '            - type: static',
+    `              addresses: ${JSON.stringify(addresses)}`,
+    '    mail_gateways:',
+    '      hosts:',
+    '        mx1:',
+    ...Object.entries(gateway).map(([key, value]) => `          ${key}: ${JSON.stringify(value)}`),
+    '          rcptsync_relay_domains:',
+    '            lists.example.org: "smtp:[lists1.example.org]:25"',
+    '',
+  ].join('\n');
+}
+
 /** The Ansible and rcptsync variables of a list server reached through a test sshd. */
 export function sshdHostVars(sshd: { host: string; port: number; user: string; privateKeyFile: string; knownHostsFile: string }): Record<string, unknown> {
   return {

@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO } from '../helpers/cli.js';
+import { REPO, staticInventoryYaml } from '../helpers/cli.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { name: string; version: string };
 
@@ -74,27 +74,7 @@ beforeAll(() => {
   // The operator's own inventory repository: nothing of this checkout in it.
   work = join(dir, 'site');
   mkdirSync(join(work, 'inventory', 'group_vars'), { recursive: true });
-  writeFileSync(
-    join(work, 'inventory', 'hosts.yml'),
-    [
-      'all:',
-      '  children:',
-      '    list_servers:',
-      '      hosts:',
-      '        lists1:',
-      '          rcptsync_domains: [lists.example.org]',
-      '          rcptsync_sources:',
-      '            - type: static',
-      '              addresses: [announce@lists.example.org, press@lists.example.org]',
-      '    mail_gateways:',
-      '      hosts:',
-      '        mx1:',
-      '          ansible_host: 192.0.2.1',
-      '          rcptsync_relay_domains:',
-      '            lists.example.org: "smtp:[lists1.example.org]:25"',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(join(work, 'inventory', 'hosts.yml'), staticInventoryYaml(['announce@lists.example.org', 'press@lists.example.org'], { ansible_host: '192.0.2.1' }));
   writeFileSync(join(work, 'inventory', 'group_vars', 'all.yml'), `rcptsync_rendered_dir: ${join(work, 'rendered')}\n`);
 }, 300_000);
 

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, REPO } from '../helpers/cli.js';
+import { BIN, REPO, staticInventoryYaml } from '../helpers/cli.js';
 
 let dir: string;
 let work: string;
@@ -25,25 +25,7 @@ function git(...args: string[]): string {
 const identity = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
 
 function writeInventory(addresses: string[]): void {
-  const yaml = [
-    'all:',
-    '  children:',
-    '    list_servers:',
-    '      hosts:',
-    '        lists1:',
-    '          rcptsync_domains: [lists.example.org]',
-    '          rcptsync_sources:',
-    '            - type: static',
-    '              addresses:',
-    ...addresses.map((a) => `                - ${a}`),
-    '    mail_gateways:',
-    '      hosts:',
-    '        mx1:',
-    '          rcptsync_relay_domains:',
-    '            lists.example.org: "smtp:[lists1.example.org]:25"',
-    '',
-  ].join('\n');
-  writeFileSync(join(work, 'inventory', 'hosts.yml'), yaml);
+  writeFileSync(join(work, 'inventory', 'hosts.yml'), staticInventoryYaml(addresses));
 }
 
 function nightly(...args: string[]) {

@@ -1,25 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { diffTables } from '../../../src/plan/diff.js';
 import { formatPlan } from '../../../src/plan/format.js';
-import type { GatewayTables } from '../../../src/plan/tables.js';
-
-function tables(spec: Record<string, Record<string, string[]>>): GatewayTables {
-  return new Map(Object.entries(spec).map(([g, d]) => [g, new Map(Object.entries(d))]));
-}
-
-// Given out of order on purpose: the output must be sorted anyway.
-const before = tables({
-  mx2: { 'a.example.org': ['alice@a.example.org'] },
-  mx1: { 'b.example.net': ['x@b.example.net'], 'a.example.org': ['carol@a.example.org', 'alice@a.example.org', 'bob@a.example.org'] },
-});
-const after = tables({
-  mx1: {
-    'a.example.org': ['frank@a.example.org', 'alice@a.example.org', 'dave@a.example.org', 'erin@a.example.org'],
-    'b.example.net': ['x@b.example.net'],
-  },
-  mx2: { 'a.example.org': ['alice@a.example.org'] },
-});
-const plan = diffTables(before, after);
+import { after, before, plan, tables } from './fixture.js';
 
 describe('formatPlan', () => {
   it('text: summary per gateway and domain, capped lists, Terraform-like last line', () => {

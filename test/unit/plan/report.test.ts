@@ -7,14 +7,9 @@ import { diffTables, withRoutes } from '../../../src/plan/diff.js';
 import { DEFAULT_MARKDOWN_BYTES, formatPlan, type PlanContext } from '../../../src/plan/format.js';
 import { findViolations } from '../../../src/plan/guard.js';
 import { diffRoutes, parseTransport, routesFromSnapshot } from '../../../src/plan/routes.js';
-import type { GatewayTables } from '../../../src/plan/tables.js';
 import type { Snapshot } from '../../../src/model/snapshot.js';
+import { after, before, tables } from './fixture.js';
 
-function tables(spec: Record<string, Record<string, string[]>>): GatewayTables {
-  return new Map(Object.entries(spec).map(([g, d]) => [g, new Map(Object.entries(d))]));
-}
-const before = tables({ mx2: { 'a.example.org': ['alice@a.example.org'] }, mx1: { 'b.example.net': ['x@b.example.net'], 'a.example.org': ['carol@a.example.org', 'alice@a.example.org', 'bob@a.example.org'] } });
-const after = tables({ mx1: { 'a.example.org': ['frank@a.example.org', 'alice@a.example.org', 'dave@a.example.org', 'erin@a.example.org'], 'b.example.net': ['x@b.example.net'] }, mx2: { 'a.example.org': ['alice@a.example.org'] } });
 const routed = withRoutes(diffTables(before, after), [
   { gateway: 'mx1', domain: 'a.example.org', change: 'next hop', before: 'smtp:[lists1]:25', after: 'smtp:[203.0.113.9]:2525' },
   { gateway: 'mx2', domain: 'new.example.org', change: 'relayed', after: 'smtp:[lists2]:25' },
