@@ -104,10 +104,16 @@ open_review() { # plan.md
       fi
       ;;
     gitlab)
-      if [ "$DRY_RUN" != 1 ] && glab mr view "$REVIEW_BRANCH" >/dev/null 2>&1; then
-        outside glab mr update "$REVIEW_BRANCH" --title "$title" --description "$(cat "$body")"
+      # The body goes through a file (glab api -F key=@file reads it), never an
+      # argument: a plan of 60 KB is no command-line word.
+      local iid=''
+      if [ "$DRY_RUN" != 1 ]; then
+        iid=$(glab mr view "$REVIEW_BRANCH" --output json 2>/dev/null | node -e 'try { process.stdout.write(String(JSON.parse(require("fs").readFileSync(0, "utf8")).iid ?? "")) } catch {}') || iid=''
+      fi
+      if [ -n "$iid" ]; then
+        outside glab api --method PUT "projects/:id/merge_requests/$iid" -f "title=$title" -F "description=@$body" >/dev/null
       else
-        outside glab mr create --source-branch "$REVIEW_BRANCH" --target-branch "$BASE_BRANCH" --title "$title" --description "$(cat "$body")" --yes
+        outside glab api --method POST "projects/:id/merge_requests" -f "source_branch=$REVIEW_BRANCH" -f "target_branch=$BASE_BRANCH" -f "title=$title" -F "description=@$body" >/dev/null
       fi
       ;;
     *) die "FORGE must be github or gitlab, not \"$FORGE\"" 2 ;;

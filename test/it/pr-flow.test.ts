@@ -28,7 +28,11 @@ function writeInventory(addresses: string[]): void {
   writeFileSync(join(work, 'inventory', 'hosts.yml'), staticInventoryYaml(addresses));
 }
 
-function nightly(...args: string[]) {
+function nightly(...args: string[]): { status: number; stdout: string; stderr: string } {
+  return nightlyWith({}, ...args);
+}
+
+function nightlyWith(extraEnv: Record<string, string>, ...args: string[]) {
   const result = spawnSync('bash', [NIGHTLY, ...args], {
     cwd: work,
     encoding: 'utf8',
@@ -42,6 +46,7 @@ function nightly(...args: string[]) {
       STATE_DIR: join(dir, 'state'),
       CALLS: calls,
       SSH_AUTH_SOCK: '',
+      ...extraEnv,
     },
   });
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
@@ -56,9 +61,9 @@ beforeAll(() => {
   calls = join(dir, 'calls.log');
   mkdirSync(join(dir, 'bin'));
   // Stand-ins: record the call; `gh pr view` finds no open pull request.
-  for (const tool of ['gh', 'ansible-playbook']) {
+  for (const tool of ['gh', 'glab', 'ansible-playbook']) {
     const file = join(dir, 'bin', tool);
-    writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "${tool} $*" >> "$CALLS"\n[ "$1 $2" = "pr view" ] && exit 1\nexit 0\n`);
+    writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "${tool} $*" >> "$CALLS"\n[ "$1 $2" = "pr view" ] && exit 1\n[ "$1 $2" = "mr view" ] && exit 1\nexit 0\n`);
     chmodSync(file, 0o755);
   }
   execFileSync('git', ['init', '-q', '--bare', '-b', 'main', remote]);
@@ -140,5 +145,16 @@ describe('examples/pr-flow/nightly.sh against a local bare repository', () => {
     expect(result.status).toBe(1);
     expect(recorded()).toEqual([]);
     expect(execFileSync('sh', ['-c', `cat ${join(dir, 'state')}/*.snapshot.json | sha256sum`], { encoding: 'utf8' })).toBe(stateBefore);
+  });
+
+  it('on GitLab the review body goes through a file, never an argument', () => {
+    writeFileSync(calls, '');
+    writeInventory(members(2));
+    git('commit', '-q', '-am', 'a shrink on a GitLab site');
+    const result = nightlyWith({ FORGE: 'gitlab' });
+    expect(result.status, result.stderr).toBe(0);
+    const create = recorded().find((line) => line.startsWith('glab api --method POST projects/:id/merge_requests'));
+    expect(create).toMatch(/ -f source_branch=rcptsync\/review -f target_branch=main -f title=rcptsync: review a shrink .* -F description=@\S+body\.md$/);
+    expect(recorded().some((line) => line.includes('--description'))).toBe(false);
   });
 });
