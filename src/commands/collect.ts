@@ -1,6 +1,7 @@
 import { collect } from '../collect/collect.js';
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
+import { writeMetrics } from '../metrics/textfile.js';
 import { writeSnapshot } from '../model/snapshot-io.js';
 import type { Io } from './io.js';
 import { collectOptions, helpText, integerOption, inventoryOptions, inventorySource, parseOptions, stringOption, type OptionSet } from './options.js';
@@ -8,6 +9,7 @@ import { collectionSummary, createReporter } from './reporter.js';
 
 const snapshotOption: OptionSet = {
   snapshot: { type: 'string', short: 's', value: 'FILE', help: 'snapshot file to write (atomically)', default: 'snapshot.json' },
+  'metrics-file': { type: 'string', value: 'FILE', help: 'Prometheus textfile: a failed source counts in rcptsync_source_errors_total (what was published stays as it is)' },
 };
 const sets = [inventoryOptions, collectOptions, snapshotOption];
 
@@ -20,6 +22,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const reporter = createReporter(io, Boolean(values['json']));
+  const metricsFile = stringOption(values, 'metrics-file');
+  const started = Date.now();
+  const metrics = async (success: boolean, sourceErrors: { host: string; source: string }[]): Promise<void> => {
+    if (metricsFile) await writeMetrics(metricsFile, { success, collectOnly: true, durationSeconds: (Date.now() - started) / 1000, sourceErrors });
+  };
   const inventory = await loadInventory(inventorySource(values));
   const { snapshot, refused, failures } = await collect(inventory, {
     concurrency: integerOption(values, 'concurrency', 1)!,
@@ -29,6 +36,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const file = stringOption(values, 'snapshot')!;
   // A snapshot is complete or not written: rendered as it is, a missing source would be a shrink.
   if (failures.length > 0) {
+    await metrics(false, failures.map((f) => ({ host: f.host, source: f.label })));
     throw new RcptsyncError(
       failures.length === 1
         ? `snapshot not written: ${failures[0]!.message}`
@@ -41,6 +49,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
   }
   await writeSnapshot(file, snapshot);
+  await metrics(true, []);
   const summary = collectionSummary(snapshot, refused.length);
   reporter.result(`${summary.text}\nSnapshot written to ${file}`, { ...summary.data, snapshot: file });
   return 0;

@@ -21,6 +21,13 @@ export interface SourceError {
 
 export interface RunReport {
   success: boolean;
+  /**
+   * A run that does not publish (`collect`): it counts its source errors and
+   * sets the last-run gauges, and keeps everything that describes what was
+   * published (last success, entries, carried and held) as the last publishing
+   * run left it.
+   */
+  collectOnly?: boolean;
   /** When the run ended, in seconds since the epoch (default: now). */
   finishedAt?: number;
   durationSeconds: number;
@@ -132,13 +139,14 @@ export function renderMetrics(previous: Sample[], run: RunReport): string {
     list.push({ name, labels, value });
     byName.set(name, list);
   };
-  put('rcptsync_last_success_timestamp_seconds', {}, run.success ? now : lastSuccess);
+  const published = run.success && !run.collectOnly;
+  put('rcptsync_last_success_timestamp_seconds', {}, published ? now : lastSuccess);
   put('rcptsync_last_run_timestamp_seconds', {}, now);
   put('rcptsync_last_run_duration_seconds', {}, run.durationSeconds);
   put('rcptsync_last_run_success', {}, run.success ? 1 : 0);
 
   const entries =
-    run.success && run.entries
+    published && run.entries
       ? run.entries.map((e) => ({ labels: { gateway: e.gateway, domain: e.domain }, value: e.count }))
       : before('rcptsync_entries').map((s) => ({ labels: { gateway: s.labels.gateway ?? '', domain: s.labels.domain ?? '' }, value: s.value }));
   for (const e of entries) put('rcptsync_entries', e.labels, e.value);
@@ -159,8 +167,7 @@ export function renderMetrics(previous: Sample[], run: RunReport): string {
   }
   for (const e of errors.values()) put('rcptsync_source_errors_total', { host: e.host, source: e.source }, e.value);
 
-  // Gauges of the last run: a failed run did not publish, so it keeps what the last publishing run said.
-  const published = run.success;
+  // Gauges of the last publishing run: a failed run, or a collect, keeps what that run said.
   const carried = published
     ? (run.carried ?? []).map((c) => ({ labels: { host: c.host, source: c.source, host_key: String(c.hostKey) }, value: c.staleSeconds }))
     : before('rcptsync_carried_forward_stale_seconds');

@@ -130,3 +130,26 @@ describe('writeMetrics', () => {
     expect(sample(await readFile(file, 'utf8'), 'rcptsync_refused_runs_total')).toBe(8);
   });
 });
+
+describe('renderMetrics for collect', () => {
+  it('counts source errors and sets the last-run gauges, and keeps what the last publishing run said', () => {
+    const published = renderMetrics([], { success: true, finishedAt: 1000, durationSeconds: 1, entries: [{ gateway: 'mx1', domain: 'a.example.org', count: 5 }] });
+    const failed = renderMetrics(parseTextfile(published), {
+      success: false,
+      collectOnly: true,
+      finishedAt: 2000,
+      durationSeconds: 2,
+      sourceErrors: [{ host: 'lists1', source: 'sources[0] (mailman3)' }],
+    });
+    const collected = renderMetrics(parseTextfile(failed), { success: true, collectOnly: true, finishedAt: 3000, durationSeconds: 3 });
+    const value = (text: string, name: string): number | undefined => parseTextfile(text).find((s) => s.name === name)?.value;
+    expect(value(failed, 'rcptsync_last_run_success')).toBe(0);
+    expect(value(failed, 'rcptsync_source_errors_total')).toBe(1);
+    expect(value(collected, 'rcptsync_last_run_success')).toBe(1);
+    expect(value(collected, 'rcptsync_last_run_timestamp_seconds')).toBe(3000);
+    // A collect publishes nothing: the last success and the entries are the publishing run's.
+    expect(value(collected, 'rcptsync_last_success_timestamp_seconds')).toBe(1000);
+    expect(value(collected, 'rcptsync_entries')).toBe(5);
+    expect(value(collected, 'rcptsync_source_errors_total')).toBe(1);
+  });
+});
