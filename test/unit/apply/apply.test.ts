@@ -311,6 +311,12 @@ describe('baselines from git, accepted breaches, domains no longer relayed', () 
     expect(mx1Drops.violations[0]!.message).toBe(
       'mx1: two.example.org: no longer relayed: its 2 entries go and its mail will be refused (554 Relay access denied); run with --force to accept',
     );
+    // A new next hop is a route change, not a domain going away.
+    const moved = two([['one.example.org', 'two.example.org'], ['one.example.org', 'two.example.org']]);
+    moved.gateways[0]!.domains[1]!.nextHop = 'smtp:[lists2.example.org]:25';
+    const hopChanged = planAgainst(baseline, moved, { ...safety, ...stop });
+    expect(hopChanged.plan.routes.map((r) => [r.gateway, r.domain, r.change === 'no longer relayed'])).toEqual([['mx1', 'two.example.org', false]]);
+    expect(hopChanged.violations).toEqual([]);
     // A domain that had no entries (declared empty) may go without a word.
     const empty = two([['one.example.org', 'two.example.org'], ['one.example.org', 'two.example.org']]);
     empty.gateways[0]!.domains.push({ domain: 'zero.example.org', nextHop: 'smtp:[lists1.example.org]:25', roleAddresses: false, allowEmpty: true });
