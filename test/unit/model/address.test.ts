@@ -187,6 +187,8 @@ describe('dot-atom warnings', () => {
   };
   it('warn only about a dot at an edge or two dots in a row', () => {
     for (const raw of ['first.last@example.org', 'a.bc.def@example.org', 'x.y-z+tag@example.org', 'o.k@example.org']) expect(warnings(raw), raw).toBeUndefined();
+    // No warnings is no "warnings" key at all, not one that is undefined.
+    expect(normaliseAddress('First.Last@example.org')).toStrictEqual({ ok: true, address: { key: 'first.last@example.org', local: 'first.last', domain: 'example.org' } });
   });
 });
 
