@@ -96,6 +96,18 @@ export function commandFailedError(host: string, command: string, result: RunRes
   );
 }
 
+/** How long close() lets the server answer a disconnect before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Destroy a client's socket, whatever state it is in. ssh2's own destroy() does
+ * nothing once end() has made the socket unwritable (lib/client.js checks
+ * isWritable), and a half-closed socket then lives until the server closes it.
+ */
+function destroySocket(client: Client): void {
+  (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+}
+
 function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
 }
@@ -206,7 +218,7 @@ function openClient(target: SshTarget, knownHosts: KnownHosts, privateKey: Buffe
       settled = true;
       clearTimeout(guard);
       client.end();
-      client.destroy();
+      destroySocket(client);
       reject(err);
     };
 
@@ -284,6 +296,13 @@ class Ssh2Session implements RemoteSession {
     this.#closed = true;
     this.client.end();
     this.jumpClient?.end();
+    // end() leaves the socket open until the server closes its side. A loaded or
+    // stuck sshd must not keep a finished run (and its cron job) alive: after a
+    // grace period the socket is destroyed. Unref'd: the timer keeps nothing alive.
+    setTimeout(() => {
+      destroySocket(this.client);
+      if (this.jumpClient) destroySocket(this.jumpClient);
+    }, CLOSE_GRACE_MS).unref();
   }
 
   run(command: string, options: RunOptions): Promise<RunResult> {

@@ -25,7 +25,8 @@ export function rcptsync(args: string[], options: { cwd?: string; env?: NodeJS.P
     timeout: options.timeoutMs ?? 60_000,
     maxBuffer: 64 * 1024 * 1024,
   });
-  if (result.error) throw result.error;
+  // A run that timed out says what it had printed by then, not only ETIMEDOUT.
+  if (result.error) throw new Error(`rcptsync ${args.join(' ')}: ${result.error.message}\nstdout so far:\n${result.stdout ?? ''}\nstderr so far:\n${result.stderr ?? ''}`);
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
