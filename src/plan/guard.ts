@@ -88,11 +88,12 @@ export function formatCount(n: number): string {
 /** The share with one decimal, or more when fewer would print the limit itself (`30.0%, over 30%`). */
 function formatShare(removed: number, before: number, limit: number): string {
   const share = (removed / before) * 100;
-  for (let digits = 1; digits < 6; digits++) {
+  // A share over the limit differs from it within a dozen decimals for any real table size.
+  for (let digits = 1; digits <= 12; digits++) {
     const shown = share.toFixed(digits);
     if (Number(shown) > limit) return shown;
   }
-  return share.toPrecision(6);
+  return String(share);
 }
 
 /** Over `percent`% of `before`, compared in integers so that exactly 30% stays allowed. */

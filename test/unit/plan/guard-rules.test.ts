@@ -185,3 +185,20 @@ describe('the refusal', () => {
     ]);
   });
 });
+
+describe('the share in the message', () => {
+  it('shows as many decimals as it takes to be over the limit it breaks', () => {
+    // 30,000,001 of 100,000,000: over 30% only in the sixth decimal (sparse arrays: only their length counts).
+    const removed = new Array<string>(30_000_001);
+    const domain = { domain: 'big.example.org', added: [], removed, unchanged: 69_999_999, before: 100_000_000, after: 69_999_999 };
+    const plan: Plan = {
+      gateways: [{ gateway: 'mx1', domains: [domain], added: 0, removed: removed.length, unchanged: 69_999_999, before: 100_000_000, after: 69_999_999 }],
+      totals: { added: 0, removed: removed.length, unchanged: 69_999_999, before: 100_000_000, after: 69_999_999 },
+      routes: [],
+      hasChanges: true,
+    };
+    expect(messages(findViolations(plan, { policies: [] }))).toEqual([
+      'mx1: big.example.org: 30,000,001 of 100,000,000 entries (30.000001%) would be removed, over 30%; run with --force to accept',
+    ]);
+  });
+});
