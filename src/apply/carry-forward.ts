@@ -50,7 +50,8 @@ export interface CarryForwardResult {
 
 export function carryForward(input: CarryForwardInput): CarryForwardResult {
   if (input.failures.length === 0) return { snapshot: input.snapshot, carried: [] };
-  const previous = new Map((input.lastGood?.sources ?? []).filter((s) => !s.held).map((s) => [sourceId(s), s]));
+  // Held records have ids of their own (sourceId): a failed source's id finds only its collection.
+  const previous = new Map(input.lastGood ? input.lastGood.sources.map((s) => [sourceId(s), s]) : []);
   const carried: CarriedSource[] = [];
   const records: SourceRecord[] = [];
   const refusals: string[] = [];
@@ -66,10 +67,14 @@ export function carryForward(input: CarryForwardInput): CarryForwardResult {
       continue;
     }
     const since = last.collectedAt ?? input.lastGoodWritten?.toISOString();
-    const staleHours = since === undefined ? Number.POSITIVE_INFINITY : (input.now.getTime() - Date.parse(since)) / 3_600_000;
-    if (!(staleHours <= maxStaleHours)) {
+    if (since === undefined) {
+      refusals.push(`${name}: failed (${failure.message}) and cannot be carried forward: its last-known-good data has no collection time, so its age is unknown. Fix the source.`);
+      continue;
+    }
+    const staleHours = (input.now.getTime() - Date.parse(since)) / 3_600_000;
+    if (staleHours > maxStaleHours) {
       refusals.push(
-        `${name}: failed (${failure.message}) and cannot be carried forward: its last good data is from ${since ?? 'an unknown time'} (${formatHours(staleHours)} ago), older than rcptsync_max_stale (${maxStaleHours} h). Fix the source, or raise rcptsync_max_stale for it after checking that its lists did not change.`,
+        `${name}: failed (${failure.message}) and cannot be carried forward: its last good data is from ${since} (${staleHours.toFixed(1)} h ago), older than rcptsync_max_stale (${maxStaleHours} h). Fix the source, or raise rcptsync_max_stale for it after checking that its lists did not change.`,
       );
       continue;
     }
@@ -80,7 +85,7 @@ export function carryForward(input: CarryForwardInput): CarryForwardResult {
       label: failure.label,
       addresses: last.addresses,
       refused: last.refused,
-      ...(since !== undefined ? { collectedAt: since } : {}),
+      collectedAt: since,
       carriedForward: { reason: oneLine(failure.message), hostKey: failure.hostKey },
     });
     carried.push({
@@ -89,7 +94,7 @@ export function carryForward(input: CarryForwardInput): CarryForwardResult {
       reason: failure.message,
       hostKey: failure.hostKey,
       addresses: last.addresses.length,
-      since: since!,
+      since,
       staleHours: Math.round(staleHours * 10) / 10,
       maxStaleHours,
     });
@@ -122,10 +127,6 @@ export class StaleSourcesError extends RcptsyncError {
       refusals.length === 1 ? undefined : refusals.join('\n'),
     );
   }
-}
-
-function formatHours(hours: number): string {
-  return Number.isFinite(hours) ? `${hours.toFixed(1)} h` : 'an unknown time';
 }
 
 /** A failure message as one line (it is stored in the state and shown in reports). */

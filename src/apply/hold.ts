@@ -51,18 +51,18 @@ export function holdRemovals(lastPublished: Snapshot, snapshot: Snapshot, plan: 
   for (const v of violations) {
     // A domain no longer relayed cannot be held: the gateway no longer has a table for it (the run stops instead).
     if (v.rule === 'domain-unrelayed') continue;
-    if (v.rule === 'source-empty' && v.host !== undefined && v.index !== undefined) emptiedSources.add(sourceId({ host: v.host, index: v.index }));
+    // Source rules name their source; the others a domain, or their whole gateway.
+    if (v.rule === 'source-empty') emptiedSources.add(sourceId({ host: v.host!, index: v.index! }));
     else if (v.domain !== undefined) heldDomains.add(v.domain);
-    else if (v.gateway !== undefined) {
-      for (const d of plan.gateways.find((g) => g.gateway === v.gateway)?.domains ?? []) if (d.removed.length > 0) heldDomains.add(d.domain);
-    }
+    else for (const d of plan.gateways.find((g) => g.gateway === v.gateway)!.domains) heldDomains.add(d.domain);
   }
 
   // What the plan removes, per domain, and where.
   const removed = new Map<string, { keys: Set<string>; gateways: Set<string> }>();
   for (const gateway of plan.gateways) {
     for (const d of gateway.domains) {
-      if (d.removed.length === 0 || (emptiedSources.size === 0 && !heldDomains.has(d.domain))) continue;
+      // Every domain that loses something: what is held of it is decided per source below.
+      if (d.removed.length === 0) continue;
       let entry = removed.get(d.domain);
       if (!entry) removed.set(d.domain, (entry = { keys: new Set(), gateways: new Set() }));
       for (const key of d.removed) entry.keys.add(key);
@@ -100,14 +100,16 @@ export function holdRemovals(lastPublished: Snapshot, snapshot: Snapshot, plan: 
         host: record.host,
         label,
         domain,
-        gateways: [...(removed.get(domain)?.gateways ?? [])].sort(),
+        // plan.gateways is sorted, and so is each set in the order it was filled.
+        gateways: [...removed.get(domain)!.gateways],
         count: end - start,
         first: addresses.slice(start, Math.min(end, start + HELD_LISTED)),
       });
       start = end;
     }
   }
-  held.sort((a, b) => (a.domain !== b.domain ? (a.domain < b.domain ? -1 : 1) : a.host !== b.host ? (a.host < b.host ? -1 : 1) : a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+  // By domain; within one, the sources stay in snapshot order (host, then index): the sort is stable.
+  held.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
   // The new snapshot's own held records (none from collect) give way to these.
   const sources = [...snapshot.sources.filter((s) => !s.held), ...heldRecords].sort(compareSources);
   return { snapshot: { ...snapshot, sources }, held };

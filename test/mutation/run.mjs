@@ -29,6 +29,9 @@ const MODULES = [
   { file: 'src/model/address.ts' },
   { file: 'src/plan/guard.ts' },
   { file: 'src/apply/apply.ts' },
+  // Degraded runs: what stands in for a failed source, and what a breach keeps.
+  { file: 'src/apply/carry-forward.ts' },
+  { file: 'src/apply/hold.ts' },
   // The renderer's checks: every line of a rendered file, the table helper, the U-label check,
   // the empty-domain rule, and what a custom relay_recipients template may write.
   { file: 'src/render/output.ts' },

@@ -39,7 +39,9 @@ describe('carryForward', () => {
 
   it('returns the collection as it is when nothing failed', () => {
     const fresh = snapshot([record('lists1', 0, ['x@lists.example.org'])]);
-    expect(carryForward({ snapshot: fresh, failures: [], lastGood, maxStaleHours: () => 72, now: NOW })).toEqual({ snapshot: fresh, carried: [] });
+    const result = carryForward({ snapshot: fresh, failures: [], lastGood, maxStaleHours: () => 72, now: NOW });
+    expect(result.snapshot).toBe(fresh);
+    expect(result.carried).toEqual([]);
   });
 
   it('uses the failed source\'s last-known-good addresses, keeps its collection time and names why', () => {
@@ -114,7 +116,9 @@ describe('carryForward', () => {
     const old = snapshot([record('lists1', 0, ['a@lists.example.org'])]);
     const within = carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0)], lastGood: old, lastGoodWritten: new Date(hours(2)), maxStaleHours: () => 72, now: NOW });
     expect(within.carried[0]!.since).toBe(hours(2));
-    expect(() => carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0)], lastGood: old, maxStaleHours: () => 72, now: NOW })).toThrow(/an unknown time/);
+    expect(() => carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0)], lastGood: old, maxStaleHours: () => 72, now: NOW })).toThrow(
+      /cannot be carried forward: its last-known-good data has no collection time, so its age is unknown/,
+    );
   });
 
   it('does not carry held removals as if they were the source', () => {
@@ -138,5 +142,59 @@ describe('stampCollectedAt', () => {
       NOW,
     );
     expect(stamped.sources.map((s) => s.collectedAt)).toEqual([NOW.toISOString(), hours(9), undefined]);
+  });
+});
+
+describe('carryForward at the edges', () => {
+  const lastGood = snapshot([record('lists1', 0, ['a@lists.example.org'], { collectedAt: hours(72) })]);
+
+  it('carries a source exactly at its limit, and not a second past it', () => {
+    expect(carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0)], lastGood, maxStaleHours: () => 72, now: NOW }).carried).toHaveLength(1);
+    expect(() => carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0)], lastGood, maxStaleHours: () => 71.999, now: NOW })).toThrow(/\(72\.0 h ago\), older than rcptsync_max_stale \(71\.999 h\)/);
+  });
+
+  it('keeps carried records in snapshot order among the collected ones', () => {
+    const fresh = snapshot([record('lists0', 0, ['x@lists.example.org']), record('lists2', 0, ['y@lists.example.org'])]);
+    const result = carryForward({ snapshot: fresh, failures: [failure('lists1', 0)], lastGood, maxStaleHours: () => 100, now: NOW });
+    expect(result.snapshot.sources.map((s) => s.host)).toEqual(['lists0', 'lists1', 'lists2']);
+  });
+
+  it('stores the reason as one line of at most 2,000 characters', () => {
+    const long = carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0, { message: `lists1: first\nsecond\u2028third ${'x'.repeat(3000)}` })], lastGood, maxStaleHours: () => 100, now: NOW });
+    const reason = long.snapshot.sources[0]!.carriedForward!.reason;
+    expect(reason.startsWith('lists1: first second third xxx')).toBe(true);
+    expect(reason).toHaveLength(2000);
+    expect(reason.endsWith('...')).toBe(true);
+    const spaced = carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0, { message: 'lists1: one\n\r\ntwo' })], lastGood, maxStaleHours: () => 100, now: NOW });
+    expect(spaced.snapshot.sources[0]!.carriedForward!.reason).toBe('lists1: one two');
+    const exact = 'y'.repeat(2000);
+    const fits = carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0, { message: exact })], lastGood, maxStaleHours: () => 100, now: NOW });
+    expect(fits.snapshot.sources[0]!.carriedForward!.reason).toBe(exact);
+    const blank = carryForward({ snapshot: snapshot([]), failures: [failure('lists1', 0, { message: '\n\n' })], lastGood, maxStaleHours: () => 100, now: NOW });
+    expect(blank.snapshot.sources[0]!.carriedForward!.reason).toBe('failed');
+  });
+
+  it('names how many sources it could not carry when there are several', () => {
+    let error: StaleSourcesError | undefined;
+    try {
+      carryForward({ snapshot: snapshot([]), failures: [failure('lists8', 0), failure('lists9', 0)], lastGood, maxStaleHours: () => 100, now: NOW });
+    } catch (e) {
+      error = e as StaleSourcesError;
+    }
+    expect(error?.message).toBe('nothing rendered: 2 failed sources cannot be carried forward');
+    expect(error?.name).toBe('StaleSourcesError');
+    expect(error?.detail?.split('\n')).toHaveLength(2);
+    expect(error?.exitCode).toBe(1);
+  });
+
+  it('puts a single refusal in the message itself', () => {
+    expect(() => carryForward({ snapshot: snapshot([]), failures: [failure('lists8', 0)], lastGood, maxStaleHours: () => 100, now: NOW })).toThrow(
+      /^nothing rendered: lists8: sources\[0\] \(mailman3\): failed /,
+    );
+  });
+
+  it('stamps a source that already has a collection time with that time, carried or not', () => {
+    const stamped = stampCollectedAt(snapshot([record('lists1', 0, [], { collectedAt: hours(3) })]), NOW);
+    expect(stamped.sources[0]!.collectedAt).toBe(hours(3));
   });
 });

@@ -99,3 +99,57 @@ describe('holdRemovals', () => {
     expect(held).toEqual([{ host: 'lists1', label: 's0', domain: 'a.example.org', gateways: ['mx1', 'mx2'], count: 5, first: many('a', 5, 'a.example.org') }]);
   });
 });
+
+describe('holdRemovals keeps to the breach', () => {
+  it('a source gone empty holds what it had, and nothing of another source that removed a little elsewhere', () => {
+    const before = snapshot([source('lists1', 0, many('a', 5, 'a.example.org')), source('lists2', 0, many('b', 50, 'b.example.org'))]);
+    const after = snapshot([source('lists1', 0, []), source('lists2', 0, many('b', 48, 'b.example.org'))]);
+    const plan = diffTables(tablesFromSnapshot(before), tablesFromSnapshot(after));
+    const violations = checkSafety(plan, {
+      policies: [],
+      force: false,
+      sourcesBefore: [{ host: 'lists1', index: 0, label: 's0', count: 5 }],
+      sourcesAfter: [{ host: 'lists1', index: 0, label: 's0', count: 0 }],
+    });
+    const { held, snapshot: published } = holdRemovals(before, after, plan, violations);
+    expect(held.map((h) => [h.host, h.domain, h.count])).toEqual([['lists1', 'a.example.org', 5]]);
+    expect(tablesFromSnapshot(published).get('mx1')!.get('b.example.org')).toHaveLength(48);
+  });
+
+  it('a domain no longer relayed is not held (the run stops instead)', () => {
+    const before = snapshot([source('lists1', 0, many('a', 20, 'a.example.org'))]);
+    const plan = diffTables(tablesFromSnapshot(before), new Map([['mx1', new Map()]]));
+    const { held } = holdRemovals(before, snapshot([source('lists1', 0, [])]), plan, [
+      { rule: 'domain-unrelayed', message: 'mx1: a.example.org: no longer relayed', gateway: 'mx1', domain: 'a.example.org' },
+    ]);
+    expect(held).toEqual([]);
+  });
+
+  it('a gateway-wide breach holds the domains of that gateway, not of another', () => {
+    const gateways: Snapshot['gateways'] = [
+      { name: 'mx1', smtputf8: false, domains: [domain('a.example.org')] },
+      { name: 'mx2', smtputf8: false, domains: [domain('b.example.org')] },
+    ];
+    const before: Snapshot = { ...snapshot([source('lists1', 0, [...many('a', 20, 'a.example.org'), ...many('b', 20, 'b.example.org')])]), gateways };
+    const after: Snapshot = { ...snapshot([source('lists1', 0, [...many('a', 18, 'a.example.org'), ...many('b', 5, 'b.example.org')])]), gateways };
+    const plan = diffTables(tablesFromSnapshot(before), tablesFromSnapshot(after));
+    const { held } = holdRemovals(before, after, plan, [{ rule: 'removal-percent', message: 'mx2: 15 of 20', gateway: 'mx2', removed: 15, before: 20 }]);
+    expect(held.map((h) => [h.domain, h.gateways, h.count])).toEqual([['b.example.org', ['mx2'], 15]]);
+  });
+
+  it('labels held records as the source is labelled now, orders the report by domain, host and label, and the sources as snapshots are', () => {
+    const before = snapshot([source('lists1', 0, many('z', 12, 'b.example.org')), source('lists2', 0, many('a', 12, 'a.example.org'))]);
+    const renamed: SourceRecord = { ...source('lists1', 0, []), label: 'renamed' };
+    const after = snapshot([renamed, source('lists2', 0, []), source('lists3', 0, ['x@a.example.org'])]);
+    const plan = diffTables(tablesFromSnapshot(before), tablesFromSnapshot(after));
+    const { held, snapshot: published } = holdRemovals(before, after, plan, [
+      { rule: 'removal-percent', message: 'a', gateway: 'mx1', domain: 'a.example.org' },
+      { rule: 'removal-percent', message: 'b', gateway: 'mx1', domain: 'b.example.org' },
+    ]);
+    expect(held.map((h) => `${h.domain} ${h.host} ${h.label}`)).toEqual(['a.example.org lists2 s0', 'b.example.org lists1 renamed']);
+    expect(published.sources.map((s) => `${s.host}${s.held ? ' held' : ''}`)).toEqual(['lists1', 'lists1 held', 'lists2', 'lists2 held', 'lists3']);
+    // Held records of an earlier run in the collection give way to these (never twice).
+    const again = holdRemovals(before, published, plan, [{ rule: 'removal-percent', message: 'a', gateway: 'mx1', domain: 'a.example.org' }]);
+    expect(again.snapshot.sources.filter((s) => s.held).map((s) => s.host)).toEqual(['lists2']);
+  });
+});
