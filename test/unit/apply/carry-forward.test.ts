@@ -2,6 +2,7 @@
 // stand in for it within rcptsync_max_stale, with its old collection time and
 // the reason; without data for it, or past the limit, the run is refused whole.
 import { describe, expect, it } from 'vitest';
+import { withCarriedSources } from '../../../src/apply/apply.js';
 import { carryForward, stampCollectedAt, StaleSourcesError } from '../../../src/apply/carry-forward.js';
 import type { SourceFailure } from '../../../src/collect/collect.js';
 import type { Snapshot, SourceRecord } from '../../../src/model/snapshot.js';
@@ -196,5 +197,14 @@ describe('carryForward at the edges', () => {
   it('stamps a source that already has a collection time with that time, carried or not', () => {
     const stamped = stampCollectedAt(snapshot([record('lists1', 0, [], { collectedAt: hours(3) })]), NOW);
     expect(stamped.sources[0]!.collectedAt).toBe(hours(3));
+  });
+});
+
+describe('withCarriedSources', () => {
+  it('holds a failed source to 72 hours when no limit is given', () => {
+    const stale = snapshot([record('lists1', 0, ['a@lists.example.org'], { collectedAt: hours(73) })]);
+    expect(() => withCarriedSources(snapshot([]), { snapshot: stale }, { failures: [failure('lists1', 0)], now: NOW })).toThrow(/older than rcptsync_max_stale \(72 h\)/);
+    const fresh = snapshot([record('lists1', 0, ['a@lists.example.org'], { collectedAt: hours(71) })]);
+    expect(withCarriedSources(snapshot([]), { snapshot: fresh }, { failures: [failure('lists1', 0)], now: NOW }).carried).toHaveLength(1);
   });
 });
