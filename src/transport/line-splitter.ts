@@ -134,3 +134,13 @@ export class LineSplitter {
     throw this.#failed;
   }
 }
+
+/**
+ * What a command that exited with `exitCode` produced. A failed command keeps
+ * what it printed (the caller reports the failure; a cut last line is not the
+ * point then); a successful one must have ended on a full line (OutputError).
+ */
+export function commandOutcome(splitter: LineSplitter, exitCode: number, stderr: string): { exitCode: number; stderr: string; bytes: number; lines: number } {
+  if (exitCode !== 0) return { exitCode, stderr, bytes: splitter.bytes, lines: splitter.lines };
+  return { exitCode, stderr, ...splitter.end() };
+}

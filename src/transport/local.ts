@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ExitCode, RcptsyncError } from '../errors.js';
-import { LineSplitter, OutputError } from './line-splitter.js';
+import { commandOutcome, LineSplitter, OutputError } from './line-splitter.js';
 import { STDERR_KEEP_BYTES } from './ssh.js';
 import type { RemoteSession, RunOptions, RunResult, SshTarget } from './types.js';
 
@@ -90,14 +90,8 @@ export class LocalSession implements RemoteSession {
           finish(new RcptsyncError(`${name}: command killed by signal ${signal.replace(/^SIG/, '')}: ${command}`, ExitCode.runtime, stderrText().trim() || undefined));
           return;
         }
-        const exitCode = code ?? -1;
-        if (exitCode !== 0) {
-          finish(undefined, { exitCode, stderr: stderrText(), bytes: splitter.bytes, lines: splitter.lines });
-          return;
-        }
         try {
-          const { bytes, lines } = splitter.end();
-          finish(undefined, { exitCode, stderr: stderrText(), bytes, lines });
+          finish(undefined, commandOutcome(splitter, code ?? -1, stderrText()));
         } catch (e) {
           finish(e as Error);
         }

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { ExitCode, RcptsyncError } from '../errors.js';
-import { LineSplitter, OutputError } from './line-splitter.js';
+import { commandOutcome, LineSplitter, OutputError } from './line-splitter.js';
 import { lookupHostKey, pinnedKeyTypes, readKnownHosts, type HostKeyCheck, type KnownHosts } from './known-hosts.js';
 import type { RemoteSession, RunOptions, RunResult, SshTarget } from './types.js';
 
@@ -418,15 +418,9 @@ class Ssh2Session implements RemoteSession {
             finish(new RcptsyncError(`${name}: command ended without an exit status (channel closed): ${command}`));
             return;
           }
-          if (exitCode !== 0) {
-            // The caller turns this into commandFailedError; a truncated last
-            // line of a failed command is not the interesting part.
-            finish(undefined, { exitCode, stderr: stderrText(), bytes: splitter.bytes, lines: splitter.lines });
-            return;
-          }
+          // A failed one becomes commandFailedError in the caller.
           try {
-            const { bytes, lines } = splitter.end();
-            finish(undefined, { exitCode, stderr: stderrText(), bytes, lines });
+            finish(undefined, commandOutcome(splitter, exitCode, stderrText()));
           } catch (e) {
             finish(e as Error);
           }

@@ -23,6 +23,18 @@ function decide(before: Snapshot, after: Snapshot) {
   return { plan, violations };
 }
 
+/** The plan and violations when lists1 sources[0] returned 5 entries last time and none now. */
+function lists1EmptiedFrom5(before: Snapshot, after: Snapshot) {
+  const plan = diffTables(tablesFromSnapshot(before), tablesFromSnapshot(after));
+  const violations = checkSafety(plan, {
+    policies: [],
+    force: false,
+    sourcesBefore: [{ host: 'lists1', index: 0, label: 's0', count: 5 }],
+    sourcesAfter: [{ host: 'lists1', index: 0, label: 's0', count: 0 }],
+  });
+  return { plan, violations };
+}
+
 describe('holdRemovals', () => {
   it('holds the breaching domain\'s removals, lets additions and other domains through', () => {
     const before = snapshot([source('lists1', 0, [...many('a', 20, 'a.example.org'), ...many('b', 20, 'b.example.org')])]);
@@ -87,13 +99,7 @@ describe('holdRemovals', () => {
   it('a source gone empty holds everything it had', () => {
     const before = snapshot([source('lists1', 0, many('a', 5, 'a.example.org')), source('lists1', 1, many('b', 50, 'b.example.org'))]);
     const after = snapshot([source('lists1', 0, []), source('lists1', 1, many('b', 50, 'b.example.org'))]);
-    const plan = diffTables(tablesFromSnapshot(before), tablesFromSnapshot(after));
-    const violations = checkSafety(plan, {
-      policies: [],
-      force: false,
-      sourcesBefore: [{ host: 'lists1', index: 0, label: 's0', count: 5 }],
-      sourcesAfter: [{ host: 'lists1', index: 0, label: 's0', count: 0 }],
-    });
+    const { plan, violations } = lists1EmptiedFrom5(before, after);
     expect(violations.map((v) => v.rule)).toEqual(['source-empty']);
     const { held } = holdRemovals(before, after, plan, violations);
     expect(held).toEqual([{ host: 'lists1', label: 's0', domain: 'a.example.org', gateways: ['mx1', 'mx2'], count: 5, first: many('a', 5, 'a.example.org') }]);
@@ -104,13 +110,7 @@ describe('holdRemovals keeps to the breach', () => {
   it('a source gone empty holds what it had, and nothing of another source that removed a little elsewhere', () => {
     const before = snapshot([source('lists1', 0, many('a', 5, 'a.example.org')), source('lists2', 0, many('b', 50, 'b.example.org'))]);
     const after = snapshot([source('lists1', 0, []), source('lists2', 0, many('b', 48, 'b.example.org'))]);
-    const plan = diffTables(tablesFromSnapshot(before), tablesFromSnapshot(after));
-    const violations = checkSafety(plan, {
-      policies: [],
-      force: false,
-      sourcesBefore: [{ host: 'lists1', index: 0, label: 's0', count: 5 }],
-      sourcesAfter: [{ host: 'lists1', index: 0, label: 's0', count: 0 }],
-    });
+    const { plan, violations } = lists1EmptiedFrom5(before, after);
     const { held, snapshot: published } = holdRemovals(before, after, plan, violations);
     expect(held.map((h) => [h.host, h.domain, h.count])).toEqual([['lists1', 'a.example.org', 5]]);
     expect(tablesFromSnapshot(published).get('mx1')!.get('b.example.org')).toHaveLength(48);
