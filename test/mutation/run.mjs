@@ -27,6 +27,8 @@ const DOC = path.join(repo, 'docs/testing.md');
 const MODULES = [
   { file: 'src/transport/known-hosts.ts' },
   { file: 'src/model/address.ts' },
+  // Key patterns, the table order and the registry of checked lists.
+  { file: 'src/model/address-keys.ts' },
   { file: 'src/plan/guard.ts' },
   { file: 'src/apply/apply.ts' },
   // Degraded runs: what stands in for a failed source, and what a breach keeps.
