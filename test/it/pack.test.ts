@@ -10,66 +10,36 @@
  * ignored files) so that prepack's clean build never removes the dist/ that
  * other tests of the checkout are using.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, staticInventoryYaml } from '../helpers/cli.js';
-
-const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { name: string; version: string };
+import { staticInventoryYaml } from '../helpers/cli.js';
+import { cleanEnv, PACKAGE as pkg, packAndInstallCli, runIn } from '../helpers/install.js';
 
 let dir: string;
-let tarball: string;
 let packedFiles: string[];
 let prefix: string;
 let installed: string;
 let work: string;
 let env: NodeJS.ProcessEnv;
 
-/** The environment without what `npm test` exports to its children (npm_config_*, npm_package_*). */
-function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!/^npm_/i.test(name)) out[name] = value;
-  return { ...out, NO_COLOR: '1', ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', SSH_AUTH_SOCK: '', ...extra };
-}
-
 function run(command: string, args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } {
-  const result = spawnSync(command, args, { cwd, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 180_000, maxBuffer: 64 * 1024 * 1024 });
-  if (result.error) throw result.error;
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  return runIn(command, args, cwd, { ...env, ...extraEnv });
 }
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'rcptsync-pack-'));
-  env = cleanEnv();
-
-  // A copy of the working tree as git would commit it, sharing node_modules (for tsc).
-  const source = join(dir, 'checkout');
-  mkdirSync(source);
-  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' })
-    .split('\0')
-    .filter((file) => file && !/^node_modules(\/|$)/.test(file) && existsSync(join(REPO, file)));
-  execFileSync('tar', ['--null', '--no-recursion', '-T', '-', '-cf', join(dir, 'tree.tar')], { cwd: REPO, input: files.join('\0') });
-  execFileSync('tar', ['-xf', join(dir, 'tree.tar'), '-C', source]);
-  symlinkSync(join(REPO, 'node_modules'), join(source, 'node_modules'));
-  // A file left over from an earlier build must not reach the tarball: prepack starts from an empty dist/.
-  mkdirSync(join(source, 'dist'), { recursive: true });
-  writeFileSync(join(source, 'dist', 'stale-leftover.js'), 'throw new Error("stale");\n');
-
-  const packed = run('npm', ['pack', '--json', '--pack-destination', dir], source);
-  if (packed.status !== 0) throw new Error(`npm pack failed (${packed.status}):\n${packed.stderr}\n${packed.stdout}`);
-  const report = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
-  tarball = join(dir, report[0]!.filename);
-  packedFiles = report[0]!.files.map((file) => file.path).sort();
-
-  // Installed as on a control node: global, production dependencies only, from the tarball.
-  prefix = join(dir, 'prefix');
-  const install = run('npm', ['install', '--global', '--prefix', prefix, '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', tarball], dir);
-  if (install.status !== 0) throw new Error(`npm install -g failed (${install.status}):\n${install.stderr}\n${install.stdout}`);
-  installed = join(prefix, 'lib', 'node_modules', pkg.name);
-  env = cleanEnv({ PATH: `${join(prefix, 'bin')}:${process.env['PATH'] ?? ''}` });
+  const cli = packAndInstallCli(dir, (source) => {
+    // A file left over from an earlier build must not reach the tarball: prepack starts from an empty dist/.
+    mkdirSync(join(source, 'dist'), { recursive: true });
+    writeFileSync(join(source, 'dist', 'stale-leftover.js'), 'throw new Error("stale");\n');
+  });
+  packedFiles = cli.files;
+  prefix = cli.prefix;
+  installed = cli.installed;
+  env = cleanEnv({ PATH: `${cli.bin}:${process.env['PATH'] ?? ''}` });
 
   // The operator's own inventory repository: nothing of this checkout in it.
   work = join(dir, 'site');

@@ -1,0 +1,1 @@
+../../roles/postfix_relay_gateway/action_plugins/postfix_relay_gateway_publish.py
