@@ -96,6 +96,8 @@ export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
  * @property {(message: string) => void} [log] progress messages
  * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
+ * @property {Array<{ name: string, domains: string[] }>} [gateways] the gateways and the domains each relays, in
+ *   place of gw1 (lists.example.test) and gw2 (news.example.test); addresses .21, .22, ... of the subnet (at most 40)
  */
 
 /**
@@ -170,7 +172,21 @@ export class Lab {
     this.mailmanListsCommand = `runuser -u list -- mailman -C ${MAILMAN_CONFIG} lists`;
     /** @type {Record<string, LabHost>} */
     this.hosts = {};
-    for (const plan of HOST_PLAN) {
+    if (options.gateways && (options.gateways.length === 0 || options.gateways.length > 40)) {
+      throw new Error(`a lab has 1 to 40 gateways, not ${options.gateways.length}`);
+    }
+    const hostPlan = options.gateways
+      ? [
+          /** @type {(typeof HOST_PLAN)[number]} */ (HOST_PLAN[0]),
+          ...options.gateways.map((gateway, i) => ({
+            name: gateway.name,
+            address: `10.213.0.${21 + i}`,
+            role: /** @type {HostRole} */ ('gateway'),
+            domains: gateway.domains.map((domain) => domain.toLowerCase()),
+          })),
+        ]
+      : HOST_PLAN;
+    for (const plan of hostPlan) {
       const root = join(this.dir, 'hosts', plan.name);
       this.hosts[plan.name] = {
         ...plan,
