@@ -61,9 +61,17 @@ export const MAILMAN_CONFIG: "/etc/mailman3/mailman.cfg";
  * @property {Record<string, string>} [gatewayLogins] per gateway name: an unprivileged user Ansible logs in as
  *   (with sudo to root, `ansible_become`) instead of root. The user exists only inside that gateway: its
  *   /etc/passwd, /etc/shadow, /etc/group and /etc/sudoers.d are private copies
+ * @property {Record<string, LabUser>} [users] per host name (list1 too): an unprivileged user that exists only
+ *   inside that host (private account files, as for gatewayLogins), with exactly the sudo rules given, e.g.
+ *   a collector on list1 with examples/production/sudoers, or a bastion user on a gateway
  * @property {(message: string) => void} [log] progress messages
  * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
+ */
+/**
+ * @typedef {object} LabUser
+ * @property {string} user its name
+ * @property {string} [sudoers] the text of its file in the host's private /etc/sudoers.d (none when omitted)
  */
 /**
  * @typedef {object} GatewaySite
@@ -91,6 +99,8 @@ export class Lab {
     gatewaySites: Record<string, GatewaySite>;
     /** @type {Record<string, string>} */
     gatewayLogins: Record<string, string>;
+    /** @type {Record<string, LabUser[]>} per host: the accounts private to it */
+    accounts: Record<string, LabUser[]>;
     /**
      * Variables added to `env` (and so to every playbook run), e.g. an Ansible
      * callback's settings for one run; set and reset it freely.
@@ -173,10 +183,22 @@ export class Lab {
     private startHolder;
     /**
      * An unprivileged login user that exists only inside the host (private copies of
-     * the account files), with a home for Ansible's temporary files and passwordless
-     * sudo to root. @private @param {LabHost} host @param {string} user
+     * the account files, made from the machine's on the first user), with a home for
+     * Ansible's temporary files and the given sudo rules.
+     * @private @param {LabHost} host @param {LabUser} account @param {number} index
      */
     private prepareLogin;
+    /**
+     * A second sshd on a host, e.g. a bastion on a gateway: its own port, the host's
+     * own host key, TCP forwarding allowed, and only the keys of `authorizedKeys`
+     * (write them with their options, e.g. restrict,port-forwarding,permitopen=...).
+     * Returns its known_hosts line (`[address]:port key`). Stopped with the lab.
+     * @param {string} name @param {{ port: number, authorizedKeys: string }} options
+     */
+    startBastion(name: string, { port, authorizedKeys }: {
+        port: number;
+        authorizedKeys: string;
+    }): Promise<string>;
     /** Host key and sshd_config; returns the host's known_hosts line. @private @param {LabHost} host */
     private prepareSsh;
     /** @private @param {LabHost} host */
@@ -247,6 +269,12 @@ export type LabOptions = {
      */
     gatewayLogins?: Record<string, string> | undefined;
     /**
+     * per host name (list1 too): an unprivileged user that exists only
+     * inside that host (private account files, as for gatewayLogins), with exactly the sudo rules given, e.g.
+     * a collector on list1 with examples/production/sudoers, or a bastion user on a gateway
+     */
+    users?: Record<string, LabUser> | undefined;
+    /**
      * progress messages
      */
     log?: ((message: string) => void) | undefined;
@@ -255,6 +283,16 @@ export type LabOptions = {
      * second lab (a benchmark beside the suite) its own, or the two tear each other down
      */
     network?: Partial<LabNetwork> | undefined;
+};
+export type LabUser = {
+    /**
+     * its name
+     */
+    user: string;
+    /**
+     * the text of its file in the host's private /etc/sudoers.d (none when omitted)
+     */
+    sudoers?: string | undefined;
 };
 export type GatewaySite = {
     /**

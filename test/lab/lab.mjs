@@ -76,7 +76,7 @@ const HOST_PLAN = [
 ];
 
 const POSTFIX_TREES = ['/etc/postfix', '/var/spool/postfix', '/var/lib/postfix'];
-/** Private to a gateway with its own login user (LabOptions.gatewayLogins). */
+/** Private to a host with its own users (LabOptions.gatewayLogins, LabOptions.users). */
 const LOGIN_TREES = ['/etc/passwd', '/etc/shadow', '/etc/group', '/etc/sudoers.d'];
 const MAILMAN_TREES = ['/etc/mailman3', '/var/lib/mailman3'];
 /** Inside list1; the inventory's command names it, so it is the same everywhere. */
@@ -93,11 +93,20 @@ export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
  * @property {Record<string, string>} [gatewayLogins] per gateway name: an unprivileged user Ansible logs in as
  *   (with sudo to root, `ansible_become`) instead of root. The user exists only inside that gateway: its
  *   /etc/passwd, /etc/shadow, /etc/group and /etc/sudoers.d are private copies
+ * @property {Record<string, LabUser>} [users] per host name (list1 too): an unprivileged user that exists only
+ *   inside that host (private account files, as for gatewayLogins), with exactly the sudo rules given, e.g.
+ *   a collector on list1 with examples/production/sudoers, or a bastion user on a gateway
  * @property {(message: string) => void} [log] progress messages
  * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
  * @property {Array<{ name: string, domains: string[] }>} [gateways] the gateways and the domains each relays, in
  *   place of gw1 (lists.example.test) and gw2 (news.example.test); addresses .21, .22, ... of the subnet (at most 40)
+ */
+
+/**
+ * @typedef {object} LabUser
+ * @property {string} user its name
+ * @property {string} [sudoers] the text of its file in the host's private /etc/sudoers.d (none when omitted)
  */
 
 /**
@@ -148,6 +157,12 @@ export class Lab {
     this.gatewaySites = options.gatewaySites ?? {};
     /** @type {Record<string, string>} */
     this.gatewayLogins = options.gatewayLogins ?? {};
+    /** @type {Record<string, LabUser[]>} per host: the accounts private to it */
+    this.accounts = {};
+    for (const [name, user] of Object.entries(this.gatewayLogins)) {
+      (this.accounts[name] ??= []).push({ user, sudoers: `${user} ALL=(root) NOPASSWD: ALL\n` });
+    }
+    for (const [name, account] of Object.entries(options.users ?? {})) (this.accounts[name] ??= []).push(account);
     /**
      * Variables added to `env` (and so to every playbook run), e.g. an Ansible
      * callback's settings for one run; set and reset it freely.
@@ -193,10 +208,11 @@ export class Lab {
         address: plan.address.replace(/^10\.213\.0\./, `${this.network.subnet}.`),
         netns: this.network.netnsPrefix + plan.name,
         root,
-        mounts:
-          plan.role === 'list'
-            ? [...POSTFIX_TREES, ...MAILMAN_TREES]
-            : [...POSTFIX_TREES, ...(this.gatewayLogins[plan.name] ? LOGIN_TREES : [])],
+        mounts: [
+          ...POSTFIX_TREES,
+          ...(plan.role === 'list' ? MAILMAN_TREES : []),
+          ...(this.accounts[plan.name] ? LOGIN_TREES : []),
+        ],
         holderPid: 0,
       };
     }
@@ -391,8 +407,7 @@ export class Lab {
     mkdirSync(varLibPostfix, { recursive: true });
     chownSync(varLibPostfix, uid('postfix'), gid('postfix'));
     writeFileSync(join(etcPostfix, 'main.cf'), host.role === 'gateway' ? gatewayMainCf(host, this.controlAddress) : listServerMainCf(host));
-    const login = host.role === 'gateway' ? this.gatewayLogins[host.name] : undefined;
-    if (login) this.prepareLogin(host, login);
+    (this.accounts[host.name] ?? []).forEach((account, index) => this.prepareLogin(host, account, index));
     const site = host.role === 'gateway' ? this.gatewaySites[host.name] : undefined;
     if (site) {
       writeFileSync(join(etcPostfix, 'main.cf'), `# The site's own settings, before rcptsync.\n${site.mainCf.join('\n')}\n`, { flag: 'a' });
@@ -452,27 +467,72 @@ export class Lab {
 
   /**
    * An unprivileged login user that exists only inside the host (private copies of
-   * the account files), with a home for Ansible's temporary files and passwordless
-   * sudo to root. @private @param {LabHost} host @param {string} user
+   * the account files, made from the machine's on the first user), with a home for
+   * Ansible's temporary files and the given sudo rules.
+   * @private @param {LabHost} host @param {LabUser} account @param {number} index
    */
-  prepareLogin(host, user) {
+  prepareLogin(host, { user, sudoers }, index) {
     const fs = join(host.root, 'fs');
-    const id = 64900;
+    const id = 64900 + index;
     const home = join(host.root, 'home', user);
     mkdirSync(join(fs, 'etc', 'sudoers.d'), { recursive: true, mode: 0o755 });
+    if (index === 0) for (const file of ['passwd', 'group', 'shadow']) copyFileSync(`/etc/${file}`, join(fs, 'etc', file));
     mkdirSync(home, { recursive: true, mode: 0o755 });
     chownSync(home, id, id);
+    // An account of the same name on the machine (another test's) is not this host's.
     const append = (/** @type {string} */ file, /** @type {string} */ line, /** @type {number} */ mode) => {
-      writeFileSync(join(fs, file), `${readFileSync(file, 'utf8').replace(/\n?$/, '\n')}${line}\n`, { mode });
+      const others = readFileSync(join(fs, file), 'utf8').split('\n').filter((entry) => entry !== '' && !entry.startsWith(`${user}:`));
+      writeFileSync(join(fs, file), `${[...others, line].join('\n')}\n`, { mode });
       chmodSync(join(fs, file), mode);
     };
-    append('/etc/passwd', `${user}:x:${id}:${id}:rcptsync lab deploy user:${home}:/bin/sh`, 0o644);
+    append('/etc/passwd', `${user}:x:${id}:${id}:rcptsync lab user:${home}:/bin/sh`, 0o644);
     append('/etc/group', `${user}:x:${id}:`, 0o644);
     // "*": no password, but not a locked account (sshd refuses "!").
     append('/etc/shadow', `${user}:*:19000:0:99999:7:::`, 0o640);
     chownSync(join(fs, 'etc/shadow'), 0, groupId('shadow'));
-    writeFileSync(join(fs, 'etc', 'sudoers.d', 'rcptsync-lab'), `${user} ALL=(root) NOPASSWD: ALL\n`, { mode: 0o440 });
-    chmodSync(join(fs, 'etc', 'sudoers.d', 'rcptsync-lab'), 0o440);
+    if (sudoers !== undefined) {
+      const file = join(fs, 'etc', 'sudoers.d', index === 0 ? 'rcptsync-lab' : `rcptsync-lab-${user}`);
+      writeFileSync(file, sudoers, { mode: 0o440 });
+      chmodSync(file, 0o440);
+    }
+  }
+
+  /**
+   * A second sshd on a host, e.g. a bastion on a gateway: its own port, the host's
+   * own host key, TCP forwarding allowed, and only the keys of `authorizedKeys`
+   * (write them with their options, e.g. restrict,port-forwarding,permitopen=...).
+   * Returns its known_hosts line (`[address]:port key`). Stopped with the lab.
+   * @param {string} name @param {{ port: number, authorizedKeys: string }} options
+   */
+  async startBastion(name, { port, authorizedKeys }) {
+    const host = this.host(name);
+    const sshDir = join(host.root, 'ssh');
+    // sshd reads it as the user: not in the host's ssh/ (0700, root's).
+    const keysFile = join(host.root, `bastion-${port}.authorized_keys`);
+    writeFileSync(keysFile, authorizedKeys, { mode: 0o644 });
+    const configFile = join(sshDir, `bastion-${port}.sshd_config`);
+    writeFileSync(
+      configFile,
+      readFileSync(join(sshDir, 'sshd_config'), 'utf8')
+        .replace(/^ListenAddress .*$/m, `ListenAddress ${host.address}:${port}`)
+        .replace(/^AuthorizedKeysFile .*$/m, `AuthorizedKeysFile ${keysFile}`)
+        .replace(/^AllowTcpForwarding no$/m, 'AllowTcpForwarding yes'),
+    );
+    await run('/usr/sbin/sshd', ['-t', '-f', configFile]);
+    const logFile = join(sshDir, `bastion-${port}.log`);
+    const logFd = openSync(logFile, 'a');
+    try {
+      const child = spawn('nsenter', ['-t', String(host.holderPid), '-n', '-m', '/usr/sbin/sshd', '-D', '-e', '-f', configFile], {
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+      });
+      child.unref();
+    } finally {
+      closeSync(logFd);
+    }
+    await waitForPort(host.address, port, { open: true, timeoutMs: 15_000, what: `${name}'s bastion sshd (log: ${logFile})` });
+    const publicKey = readFileSync(join(sshDir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    return `[${host.address}]:${port} ${publicKey}\n`;
   }
 
   /** Host key and sshd_config; returns the host's known_hosts line. @private @param {LabHost} host */
