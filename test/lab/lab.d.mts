@@ -67,6 +67,8 @@ export const MAILMAN_CONFIG: "/etc/mailman3/mailman.cfg";
  * @property {(message: string) => void} [log] progress messages
  * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
+ * @property {Array<{ name: string, domains: string[] }>} [gateways] the gateways and the domains each relays, in
+ *   place of gw1 (lists.example.test) and gw2 (news.example.test); addresses .21, .22, ... of the subnet (at most 40)
  */
 /**
  * @typedef {object} LabUser
@@ -283,6 +285,14 @@ export type LabOptions = {
      * second lab (a benchmark beside the suite) its own, or the two tear each other down
      */
     network?: Partial<LabNetwork> | undefined;
+    /**
+     * the gateways and the domains each relays, in
+     * place of gw1 (lists.example.test) and gw2 (news.example.test); addresses .21, .22, ... of the subnet (at most 40)
+     */
+    gateways?: {
+        name: string;
+        domains: string[];
+    }[] | undefined;
 };
 export type LabUser = {
     /**
