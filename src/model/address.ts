@@ -52,6 +52,11 @@ export function normaliseDomain(raw: string): { ok: true; domain: string } | { o
   let domain: string;
   if (ASCII.test(raw)) {
     domain = raw.toLowerCase();
+    // An ASCII label may claim to be an A-label ("xn--a"): a gateway would carry a domain no
+    // one can own, so it must decode and re-encode to itself, as an IDN-aware MTA checks.
+    if (domain.split('.').some((label) => label.startsWith('xn--')) && domainToASCII(domain) !== domain) {
+      return { ok: false, reason: `invalid A-label in domain "${printable(domain)}"` };
+    }
   } else {
     if (foldsToAscii(raw)) return { ok: false, reason: `domain "${printable(raw)}" has a character that lower-cases to ASCII` };
     const lowered = raw.toLowerCase().normalize('NFC');

@@ -136,6 +136,14 @@ describe('normaliseDomain', () => {
     expect(normaliseDomain('a\u0080b.example')).toEqual({ ok: false, reason: 'invalid internationalised domain "a\u0080b.example"' });
     expect(normaliseDomain('B\u00dcCHER.Example')).toEqual({ ok: true, domain: 'xn--bcher-kva.example' });
   });
+
+  it('accepts a valid A-label as it is and refuses one that does not decode, naming it', () => {
+    expect(normaliseDomain('XN--BCHER-KVA.example')).toEqual({ ok: true, domain: 'xn--bcher-kva.example' });
+    for (const raw of ['xn--a.example', 'lists.xn--.example', 'xn--zz.example']) {
+      expect(normaliseDomain(raw), raw).toEqual({ ok: false, reason: `invalid A-label in domain "${raw}"` });
+    }
+    expect(normaliseAddress('list@xn--a.example').ok).toBe(false);
+  });
 });
 
 describe('the 254-character address limit', () => {
