@@ -11,7 +11,7 @@
  * other tests of the checkout are using.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,7 @@ describe('npm pack', () => {
       'examples/production/sudoers',
       'examples/production/rcptsync-forced-command',
       'examples/production/allowed-commands',
+      'examples/pr-flow/nightly.sh',
     ]) {
       expect(packedFiles).toContain(file);
     }
@@ -89,6 +90,8 @@ describe('the installed CLI, outside the checkout', () => {
     expect(modules).toEqual(expect.arrayContaining(['ajv', 'handlebars', 'ssh2', 'yaml']));
     expect(modules).not.toContain('typescript');
     expect(modules).not.toContain('vitest');
+    // The pull-request flow runs from the package: nightly.sh stays executable.
+    expect(statSync(join(installed, 'examples', 'pr-flow', 'nightly.sh')).mode & 0o111).toBe(0o111);
     const which = run('sh', ['-c', 'command -v rcptsync'], work);
     expect(which.stdout.trim()).toBe(join(prefix, 'bin', 'rcptsync'));
   });
