@@ -18,10 +18,14 @@
 #                         render it for real (recording it as the new
 #                         last-known-good state) and deploy it.
 #
-# Run from the root of the repository that holds the inventory and rendered/.
+# Run from the root of the inventory repository (its own repository, not a fork
+# of rcptsync): inventory/, rendered/ and review/ are tracked there. The control
+# node has the CLI on PATH (the npm package) and the collection rcptsync.rcptsync
+# installed (docs/production.md); this script ships with both, e.g.
+#   "$(npm root -g)/rcptsync/examples/pr-flow/nightly.sh"
 # Settings (environment):
-#   RCPTSYNC         command that runs rcptsync      (default: npx --no-install rcptsync)
-#   INVENTORY        Ansible inventory               (default: inventory/production)
+#   RCPTSYNC         command that runs rcptsync      (default: rcptsync, on PATH)
+#   INVENTORY        Ansible inventory               (default: inventory)
 #   OUT              rendered tree, tracked in git   (default: rendered)
 #   STATE_DIR        last-known-good state; keep it OUTSIDE the checkout, because
 #                    CI checkouts are cleaned        (default: rcptsync's, beside OUT)
@@ -30,7 +34,7 @@
 #   BASE_BRANCH      branch that holds the deployed tree            (default: main)
 #   REVIEW_BRANCH    branch of the review pull request   (default: rcptsync/review)
 #   COMMIT_RENDERED  1: commit rendered/ to BASE_BRANCH after a direct apply (default: 1)
-#   DEPLOY_PLAYBOOK  playbook that pushes rendered/  (default: playbooks/deploy.yml)
+#   DEPLOY_PLAYBOOK  playbook that pushes rendered/  (default: rcptsync.rcptsync.deploy, from the collection)
 #   SNAPSHOT_COPY    also write the night's snapshot here (the workflow uploads it for
 #                    the pull-request plan job, which must not collect)  (default: none)
 #   DRY_RUN          1: print git push, gh/glab and ansible-playbook instead of running them
@@ -39,8 +43,8 @@
 # non-zero on any failure (rcptsync's own code where it failed: 1 runtime, 2 usage).
 set -euo pipefail
 
-RCPTSYNC=${RCPTSYNC:-npx --no-install rcptsync}
-INVENTORY=${INVENTORY:-inventory/production}
+RCPTSYNC=${RCPTSYNC:-rcptsync}
+INVENTORY=${INVENTORY:-inventory}
 OUT=${OUT:-rendered}
 STATE_DIR=${STATE_DIR:-}
 METRICS_FILE=${METRICS_FILE:-}
@@ -48,7 +52,7 @@ FORGE=${FORGE:-github}
 BASE_BRANCH=${BASE_BRANCH:-main}
 REVIEW_BRANCH=${REVIEW_BRANCH:-rcptsync/review}
 COMMIT_RENDERED=${COMMIT_RENDERED:-1}
-DEPLOY_PLAYBOOK=${DEPLOY_PLAYBOOK:-playbooks/deploy.yml}
+DEPLOY_PLAYBOOK=${DEPLOY_PLAYBOOK:-rcptsync.rcptsync.deploy}
 DRY_RUN=${DRY_RUN:-0}
 SNAPSHOT_COPY=${SNAPSHOT_COPY:-}
 # The reviewed snapshot and plan travel with the pull request.

@@ -90,7 +90,7 @@ describe('examples/pr-flow/nightly.sh against a local bare repository', () => {
     expect(git('show', 'origin/main:rendered/mx1/relay_recipients')).toContain('member039@lists.example.org OK');
     // Deployed, and any review left from an earlier night closed: nothing is left to review.
     expect(recorded()).toEqual([
-      'ansible-playbook -i inventory playbooks/deploy.yml',
+      'ansible-playbook -i inventory rcptsync.rcptsync.deploy',
       expect.stringMatching(/^gh pr close rcptsync\/review --delete-branch --comment Applied within the thresholds/),
     ]);
   });
@@ -115,7 +115,7 @@ describe('examples/pr-flow/nightly.sh against a local bare repository', () => {
     expect(plan).toMatch(/\*\*sync would hold the removals below for review/);
     expect(plan).toContain('| lists1 sources\\[0\\] (static) | +1 | -30 |');
     const log = recorded();
-    expect(log[0]).toBe('ansible-playbook -i inventory playbooks/deploy.yml');
+    expect(log[0]).toBe('ansible-playbook -i inventory rcptsync.rcptsync.deploy');
     expect(log.some((line) => line.startsWith('gh pr create --base main --head rcptsync/review --title rcptsync: review a shrink') && line.includes('--body-file'))).toBe(true);
   });
 
@@ -125,7 +125,7 @@ describe('examples/pr-flow/nightly.sh against a local bare repository', () => {
     git('merge', '-q', '--ff-only', 'origin/rcptsync/review');
     const result = nightly('apply-reviewed');
     expect(result.status, result.stderr).toBe(0);
-    expect(recorded()).toEqual(['ansible-playbook -i inventory playbooks/deploy.yml']);
+    expect(recorded()).toEqual(['ansible-playbook -i inventory rcptsync.rcptsync.deploy']);
     expect(readFileSync(join(work, 'rendered', 'mx1', 'relay_recipients'), 'utf8')).not.toContain('member039@');
     // The state now holds the reviewed collection: the next night is within the thresholds.
     writeFileSync(calls, '');
