@@ -13,10 +13,15 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** sshd, Postfix and Mailman 3 for the labs, ansible for the roles, swaks for SMTP probes, iproute2 and util-linux for namespaces. */
+/**
+ * sshd, Postfix and Mailman 3 for the labs, ansible for the roles, swaks for SMTP probes, iproute2 and util-linux
+ * for namespaces; prometheus for promtool (the alert rules of examples/monitoring), systemd for systemd-analyze
+ * verify of the scheduled units (neither is started: nothing runs as a service here).
+ */
 export const REQUIRED_PACKAGES = [
   'openssh-server', 'openssh-client', 'postfix', 'postfix-lmdb', 'postfix-cdb', 'mailman3',
   'ansible-core', 'ansible-lint', 'swaks', 'iproute2', 'util-linux', 'sudo', 'git', 'ca-certificates',
+  'prometheus', 'systemd',
 ];
 
 /** Answers for the packages' install-time questions: no mail setup of the machine's own, Mailman on SQLite. */
