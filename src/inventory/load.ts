@@ -118,7 +118,7 @@ function buildGateway(name: string, vars: Record<string, unknown>): GatewaySetti
       };
     })
     .sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
-  return { name, domains, smtputf8: vars['rcptsync_smtputf8'] === true };
+  return { name, domains, smtputf8: vars['rcptsync_smtputf8'] === true, ...(vars['rcptsync_mta'] === 'exim' ? { mta: 'exim' as const } : {}) };
 }
 
 function buildPolicy(name: string, vars: Record<string, unknown>): GatewayPolicy {

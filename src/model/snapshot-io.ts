@@ -411,6 +411,10 @@ function validateGateway(value: unknown, where: string, problems: Problems): Gat
     domains: [],
     smtputf8: checkBoolean(value['smtputf8'], `${where}.smtputf8`, problems),
   };
+  if (value['mta'] !== undefined) {
+    if (value['mta'] === 'exim') gateway.mta = 'exim';
+    else if (value['mta'] !== 'postfix') problems.add(`${where}.mta`, `must be "postfix" or "exim", not "${printable(String(value['mta']))}"`);
+  }
   const domains = value['domains'];
   if (!Array.isArray(domains)) {
     problems.add(`${where}.domains`, 'must be a list');
@@ -499,6 +503,8 @@ export function* snapshotChunks(snapshot: Snapshot): Generator<string> {
         `          "roleAddresses": ${j(d.roleAddresses)},\n          "allowEmpty": ${j(d.allowEmpty)}\n        }`,
     );
     yield `${i === 0 ? '' : ','}\n    {\n      "name": ${j(gateway.name)},\n      "smtputf8": ${j(gateway.smtputf8)},\n` +
+      // Only Exim gateways carry the key: a Postfix-only fleet's snapshot keeps its bytes.
+      (gateway.mta === 'exim' ? '      "mta": "exim",\n' : '') +
       `      "domains": [${domains.join(',')}${domains.length ? '\n      ' : ''}]\n    }`;
   }
   yield `${snapshot.gateways.length ? '\n  ' : ''}]\n}\n`;

@@ -68,4 +68,6 @@ export interface GatewaySettings {
   domains: DomainSettings[];
   /** Render U-label forms of IDN domains too (the gateway has smtputf8_enable). */
   smtputf8: boolean;
+  /** `rcptsync_mta: exim`: render Exim lookup files instead of Postfix tables. Absent: Postfix. */
+  mta?: 'exim';
 }

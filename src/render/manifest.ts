@@ -9,7 +9,8 @@ import path from 'node:path';
 import { printable } from '../model/address.js';
 import { countEntries } from './output.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT } from './swap.js';
-import { TEMPLATE_FILES, type RenderedFile } from './templates.js';
+import { gatewayOutputs, recipientsFile, tableFiles } from './exim.js';
+import type { RenderedFile } from './templates.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -25,13 +26,14 @@ export interface PlainFileEntry {
   bytes: number;
 }
 
+/** A table's entry carries `entries`; vars.yml's does not. */
+export type FileEntry = PlainFileEntry & { entries?: number };
+
 export interface GatewayManifest {
-  files: {
-    relay_recipients: TableFileEntry;
-    relay_domains: TableFileEntry;
-    transport: TableFileEntry;
-    'vars.yml': PlainFileEntry;
-  };
+  /** Absent: a Postfix gateway (relay_recipients, relay_domains, transport); exim: recipients, relay_domains, routes (exim.ts). */
+  mta?: 'exim';
+  /** Every file of the gateway's folder: the tables with an entry count, vars.yml without. */
+  files: Record<string, FileEntry>;
   /** Every domain as it appears in the files (A-label, and U-label where rendered), with its relay_recipients lines. */
   domains: Record<string, { entries: number }>;
 }
@@ -85,12 +87,16 @@ export async function checkTree(outDir: string): Promise<TreeCheck> {
       problems.push(`${dir}: missing`);
       continue;
     }
+    const mta = gm.mta === 'exim' ? 'exim' : 'postfix';
+    const names = gatewayOutputs(mta).map(([, file]) => file);
+    const tables = tableFiles(mta);
+    const recipients = recipientsFile(mta);
     for (const entry of readdirSync(dir).sort()) {
-      if (!(TEMPLATE_FILES as readonly string[]).includes(entry)) problems.push(`${path.join(dir, entry)}: not in the manifest`);
+      if (!names.includes(entry)) problems.push(`${path.join(dir, entry)}: not in the manifest`);
     }
     let domainTotal = 0;
     for (const figures of Object.values(gm.domains ?? {})) domainTotal += figures.entries;
-    for (const name of TEMPLATE_FILES) {
+    for (const name of names) {
       const file = path.join(dir, name);
       const expected = gm.files?.[name] as Partial<TableFileEntry> | undefined;
       if (!expected) {
@@ -107,10 +113,10 @@ export async function checkTree(outDir: string): Promise<TreeCheck> {
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       if (sha256 !== expected.sha256) problems.push(`${file}: sha256 ${sha256} does not match the manifest (${expected.sha256})`);
       if (bytes.length !== expected.bytes) problems.push(`${file}: ${bytes.length} bytes, the manifest says ${expected.bytes}`);
-      if (TABLE_FILES.includes(name)) {
+      if (tables.includes(name)) {
         const entries = countEntries(bytes);
         if (entries !== expected.entries) problems.push(`${file}: ${entries} entries, the manifest says ${expected.entries}`);
-        if (name === 'relay_recipients' && entries !== domainTotal) {
+        if (name === recipients && entries !== domainTotal) {
           problems.push(`${file}: ${entries} entries, but the manifest's domains add up to ${domainTotal}`);
         }
       }

@@ -17,8 +17,9 @@ import { compareCodePoints } from '../model/address-keys.js';
 import { checkSnapshotSettings } from '../model/snapshot-io.js';
 import { buildGatewayTables, type GatewayTable } from '../tables/gateway-tables.js';
 import type { Snapshot } from '../model/snapshot.js';
-import { MANIFEST_VERSION, serialiseManifest, type GatewayManifest, type Manifest, type TableFileEntry } from './manifest.js';
+import { MANIFEST_VERSION, serialiseManifest, type GatewayManifest, type Manifest, type PlainFileEntry, type TableFileEntry } from './manifest.js';
 import { KeyDigest, writeRenderedFile, type FileFigures } from './output.js';
+import { eximRouteData, gatewayOutputs, recipientsFile, tableFiles, type Mta } from './exim.js';
 import {
   MANIFEST_FILE,
   MANIFEST_FORMAT,
@@ -49,8 +50,9 @@ export interface GatewaySummary {
   name: string;
   /** Domains as rendered (an IDN with SMTPUTF8 counts twice: A-label and U-label). */
   domains: number;
-  /** relay_recipients lines. */
+  /** relay_recipients (Exim: recipients) lines. */
   entries: number;
+  mta: Mta;
   /** `host label` of each contributing source. */
   sources: string[];
 }
@@ -70,6 +72,8 @@ export interface DomainView {
   alabel: string;
   unicode: boolean;
   nextHop: string;
+  /** Exim gateways only: the next hop as manualroute route_data (exim.ts). */
+  route?: string;
   /** Lines this domain has in relay_recipients. */
   entries: number;
   roleAddresses: boolean;
@@ -90,6 +94,7 @@ export interface SourceView {
 /** What every template of one gateway is rendered with. */
 export interface GatewayContext {
   gateway: string;
+  mta: Mta;
   smtputf8: boolean;
   totals: { sources: number; domains: number; entries: number };
   sources: SourceView[];
@@ -101,6 +106,9 @@ export interface GatewayContext {
       relay_domains: string[];
       transport: Record<string, string>;
       entries: Record<string, number>;
+      /** Exim gateways only. */
+      mta?: 'exim';
+      routes?: Record<string, string>;
     };
   };
 }
@@ -120,7 +128,9 @@ function shownLabel(source: { label: string; held?: true }): string {
 /** The templates' view of each gateway, with U-label forms added where the gateway has SMTPUTF8. */
 export function gatewayContexts(snapshot: Snapshot, tables: GatewayTable[] = buildGatewayTables(snapshot)): GatewayContext[] {
   const byName = [...tables].sort((a, b) => (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0));
+  const mtaOf = new Map(snapshot.gateways.map((g) => [g.name, g.mta === 'exim' ? ('exim' as const) : ('postfix' as const)]));
   return byName.map((table) => {
+    const mta = mtaOf.get(table.gateway) ?? 'postfix';
     const sourceName = (s: number): string => `${snapshot.sources[s]!.host} ${shownLabel(snapshot.sources[s]!)}`;
     const domains: DomainView[] = [];
     for (const d of table.domains) {
@@ -135,6 +145,11 @@ export function gatewayContexts(snapshot: Snapshot, tables: GatewayTable[] = bui
         sources: d.sources.map(sourceName).sort(),
         addresses: trustAddressList(d.addresses),
       };
+      if (mta === 'exim') {
+        const route = eximRouteData(d.nextHop);
+        if (!route.ok) throw new RcptsyncError(`gateway ${table.gateway}: ${d.domain}: ${route.message}`, ExitCode.usage);
+        view.route = route.route;
+      }
       domains.push(view);
       if (!table.smtputf8 || !IDN_LABEL.test(d.domain)) continue;
       const ulabel = unicodeDomain(d.domain);
@@ -160,6 +175,7 @@ export function gatewayContexts(snapshot: Snapshot, tables: GatewayTable[] = bui
     const entries = domains.reduce((sum, d) => sum + d.entries, 0);
     return {
       gateway: table.gateway,
+      mta,
       smtputf8: table.smtputf8,
       totals: { sources: sources.length, domains: domains.length, entries },
       sources,
@@ -170,6 +186,7 @@ export function gatewayContexts(snapshot: Snapshot, tables: GatewayTable[] = bui
           relay_domains: domains.map((d) => d.domain),
           transport: Object.fromEntries(domains.map((d) => [d.domain, d.nextHop])),
           entries: Object.fromEntries(domains.map((d) => [d.domain, d.entries])),
+          ...(mta === 'exim' ? { mta: 'exim' as const, routes: Object.fromEntries(domains.map((d) => [d.domain, d.route!])) } : {}),
         },
       },
     };
@@ -234,17 +251,20 @@ async function renderLocked(snapshot: Snapshot, options: RenderOptions, paths: T
     for (const context of contexts) {
       const dir = path.join(paths.newDir, context.gateway);
       mkdirSync(dir);
-      const figures = {} as Record<RenderedFile, FileFigures>;
-      for (const file of ['relay_recipients', 'relay_domains', 'transport', 'vars.yml'] as const) {
-        const { output, tables: pending } = templates.render(file, context);
+      const figures: Record<string, FileFigures> = {};
+      const recipients = recipientsFile(context.mta);
+      let recipientsTemplate: RenderedFile = 'relay_recipients';
+      for (const [template, file] of gatewayOutputs(context.mta)) {
+        const { output, tables: pending } = templates.render(template, context);
+        if (file === recipients) recipientsTemplate = template;
         figures[file] = writeRenderedFile(path.join(dir, file), output, pending, {
           kind: file === 'vars.yml' ? 'yaml' : 'postfix-table',
-          refuseCatchAll: file === 'relay_recipients',
-          digestLiteralKeys: file === 'relay_recipients',
-          where: templates.origin(file),
+          refuseCatchAll: file === recipients,
+          digestLiteralKeys: file === recipients,
+          where: templates.origin(template),
         });
       }
-      checkRecipientsTemplate(templates.origin('relay_recipients'), context, figures.relay_recipients);
+      checkRecipientsTemplate(templates.origin(recipientsTemplate), context, figures[recipients]!);
       syncDirectory(dir);
       manifest.gateways[context.gateway] = gatewayManifest(context, figures);
     }
@@ -260,7 +280,7 @@ async function renderLocked(snapshot: Snapshot, options: RenderOptions, paths: T
     outDir: paths.outDir,
     recovered,
     manifest,
-    gateways: contexts.map((c) => ({ name: c.gateway, domains: c.totals.domains, entries: c.totals.entries, sources: c.sources.map((s) => `${s.host} ${s.label}`) })),
+    gateways: contexts.map((c) => ({ name: c.gateway, mta: c.mta, domains: c.totals.domains, entries: c.totals.entries, sources: c.sources.map((s) => `${s.host} ${s.label}`) })),
   };
 }
 
@@ -303,17 +323,13 @@ function swap(paths: TreePaths, onStep?: (step: RenderStep) => void): void {
   }
 }
 
-function gatewayManifest(context: GatewayContext, figures: Record<RenderedFile, FileFigures>): GatewayManifest {
+function gatewayManifest(context: GatewayContext, figures: Record<string, FileFigures>): GatewayManifest {
   const table = (f: FileFigures): TableFileEntry => ({ sha256: f.sha256, entries: f.entries, bytes: f.bytes });
   const domains: Record<string, { entries: number }> = {};
   for (const d of context.domains) domains[d.domain] = { entries: d.entries };
-  return {
-    files: {
-      relay_recipients: table(figures.relay_recipients),
-      relay_domains: table(figures.relay_domains),
-      transport: table(figures.transport),
-      'vars.yml': { sha256: figures['vars.yml'].sha256, bytes: figures['vars.yml'].bytes },
-    },
-    domains,
-  };
+  const files: Record<string, TableFileEntry | PlainFileEntry> = {};
+  for (const name of tableFiles(context.mta)) files[name] = table(figures[name]!);
+  files['vars.yml'] = { sha256: figures['vars.yml']!.sha256, bytes: figures['vars.yml']!.bytes };
+  // Postfix gateways keep the manifest they always had; only Exim ones say what they are.
+  return context.mta === 'exim' ? { mta: 'exim', files, domains } : { files, domains } as GatewayManifest;
 }

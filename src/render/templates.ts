@@ -21,7 +21,7 @@ import Handlebars from 'handlebars';
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { toYaml } from './yaml.js';
 
-export const TEMPLATE_FILES = ['relay_recipients', 'relay_domains', 'transport', 'vars.yml'] as const;
+export const TEMPLATE_FILES = ['relay_recipients', 'relay_domains', 'transport', 'vars.yml', 'exim/recipients', 'exim/relay_domains', 'exim/routes'] as const;
 export type RenderedFile = (typeof TEMPLATE_FILES)[number];
 
 /** `templates/` of the package: beside `src/` when run from source, beside `dist/` when built. */

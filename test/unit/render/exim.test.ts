@@ -1,0 +1,159 @@
+/**
+ * Exim gateways (rcptsync_mta: exim, issue 11): the same pipeline renders lsearch
+ * files for them, beside Postfix tables for the others, with the same guarantees:
+ * byte-identical output, manifest with sha256 and counts, golden files.
+ */
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { RcptsyncError } from '../../../src/errors.js';
+import { snapshotChunks, validateSnapshot } from '../../../src/model/snapshot-io.js';
+const serialiseSnapshot = (s: Snapshot): string => [...snapshotChunks(s)].join('');
+import type { Snapshot } from '../../../src/model/snapshot.js';
+import { eximRouteData } from '../../../src/render/exim.js';
+import { checkTree, renderTree } from '../../../src/render/index.js';
+import { fixtureSnapshot } from './fixture-snapshot.js';
+
+const goldenDir = path.resolve(import.meta.dirname, '../../fixtures/render/golden-exim');
+
+let work: string;
+let counter = 0;
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'rcptsync-exim-render-'));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const fresh = (): string => path.join(work, `case-${++counter}`, 'rendered');
+
+/** The golden fixture with gw2 turned into an Exim gateway: a mixed fleet. */
+function mixedFleet(): Snapshot {
+  const snapshot = fixtureSnapshot();
+  snapshot.gateways[1]!.mta = 'exim';
+  return snapshot;
+}
+
+function readTree(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (sub: string): void => {
+    for (const entry of readdirSync(path.join(dir, sub)).sort()) {
+      const rel = path.join(sub, entry);
+      if (statSync(path.join(dir, rel)).isDirectory()) walk(rel);
+      else files.set(rel, readFileSync(path.join(dir, rel)));
+    }
+  };
+  walk('');
+  return files;
+}
+
+describe('next hops as manualroute route_data', () => {
+  test.each([
+    ['smtp:[lists1.example.org]:25', 'lists1.example.org'],
+    ['smtp:[10.213.4.11]:25', '10.213.4.11'],
+    ['smtp:[10.213.4.11]:2525', '10.213.4.11::2525'],
+    ['relay:[lists1.example.org]', 'lists1.example.org'],
+    ['smtp:lists.example.org', 'lists.example.org/MX'],
+  ])('%s -> %s', (nextHop, route) => {
+    expect(eximRouteData(nextHop)).toEqual({ ok: true, route });
+  });
+
+  test.each(['lmtp:[10.0.0.1]:24', 'smtp:lists.example.org:2525', 'smtp:[2001:db8::1]:25', 'smtp:[a b]', 'smtp:[10.0.0.1]:70000', 'local:', 'smtp:'])(
+    '%s is refused with the forms that work',
+    (nextHop) => {
+      const result = eximRouteData(nextHop);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.message).toContain('smtp:[host]:port');
+    },
+  );
+});
+
+describe('a mixed fleet', () => {
+  test('the Exim gateway gets recipients, relay_domains, routes and vars.yml; the Postfix one its tables', async () => {
+    const outDir = fresh();
+    const summary = await renderTree(mixedFleet(), { outDir });
+    expect(readdirSync(path.join(outDir, 'gw1.example.net')).sort()).toEqual(['relay_domains', 'relay_recipients', 'transport', 'vars.yml']);
+    expect(readdirSync(path.join(outDir, 'gw2.example.net')).sort()).toEqual(['recipients', 'relay_domains', 'routes', 'vars.yml']);
+    expect(summary.gateways.map((g) => [g.name, g.mta])).toEqual([
+      ['gw1.example.net', 'postfix'],
+      ['gw2.example.net', 'exim'],
+    ]);
+    const recipients = readFileSync(path.join(outDir, 'gw2.example.net/recipients'), 'utf8');
+    // Keyed by full address, the same keys a Postfix gateway of these domains gets.
+    expect(recipients).toContain('\nhelpdesk@support.example.net OK\n');
+    expect(recipients).toContain('\nabuse@xn--bcher-kva.example OK\ninfo@xn--bcher-kva.example OK\n');
+    expect(recipients).toContain('\npostmaster@xn--bcher-kva.example OK\n');
+    expect(recipients).not.toMatch(/^[@*]/m);
+    expect(readFileSync(path.join(outDir, 'gw2.example.net/routes'), 'utf8')).toContain('\nsupport.example.net lists1.example.org\n');
+    expect(readFileSync(path.join(outDir, 'gw2.example.net/relay_domains'), 'utf8')).toMatch(/\nsupport\.example\.net OK\nxn--bcher-kva\.example OK\n$/);
+    const vars = readFileSync(path.join(outDir, 'gw2.example.net/vars.yml'), 'utf8');
+    expect(vars).toContain('\n  mta: "exim"\n');
+
+    const manifest = summary.manifest.gateways['gw2.example.net']!;
+    expect(manifest.mta).toBe('exim');
+    expect(Object.keys(manifest.files).sort()).toEqual(['recipients', 'relay_domains', 'routes', 'vars.yml']);
+    const lines = recipients.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+    expect(manifest.files['recipients']!.entries).toBe(lines);
+    expect(Object.values(manifest.domains).reduce((n, d) => n + d.entries, 0)).toBe(lines);
+    // A Postfix gateway's manifest entry has no mta key: a Postfix fleet's manifest is unchanged.
+    expect('mta' in summary.manifest.gateways['gw1.example.net']!).toBe(false);
+    expect(await checkTree(outDir)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  test('checkTree refuses an altered Exim file and a Postfix file in an Exim folder', async () => {
+    const outDir = fresh();
+    await renderTree(mixedFleet(), { outDir });
+    writeFileSync(path.join(outDir, 'gw2.example.net/recipients'), '@support.example.net OK\n', { flag: 'a' });
+    writeFileSync(path.join(outDir, 'gw2.example.net/transport'), 'x smtp:[y]\n');
+    const check = await checkTree(outDir);
+    expect(check.ok).toBe(false);
+    expect(check.problems.join('\n')).toMatch(/gw2\.example\.net\/recipients: sha256 .* does not match/);
+    expect(check.problems.join('\n')).toMatch(/gw2\.example\.net\/recipients: \d+ entries, the manifest says/);
+    expect(check.problems.join('\n')).toContain('gw2.example.net/transport: not in the manifest');
+  });
+
+  test('byte-identical on every run', async () => {
+    const a = fresh();
+    const b = fresh();
+    await renderTree(mixedFleet(), { outDir: a });
+    await renderTree(mixedFleet(), { outDir: b });
+    expect(readTree(a)).toEqual(readTree(b));
+  });
+
+  test('a next hop without an Exim form fails the render with exit 2 and writes nothing', async () => {
+    const snapshot = mixedFleet();
+    snapshot.gateways[1]!.domains[0]!.nextHop = 'lmtp:[10.0.0.1]:24';
+    const outDir = fresh();
+    const error = await renderTree(snapshot, { outDir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RcptsyncError);
+    expect((error as RcptsyncError).exitCode).toBe(2);
+    expect((error as Error).message).toContain('gw2.example.net: support.example.net: next hop "lmtp:[10.0.0.1]:24"');
+    expect(existsSync(outDir)).toBe(false);
+  });
+
+  test('the snapshot carries the kind; Postfix gateways keep the bytes they had', () => {
+    const mixed = serialiseSnapshot(validateSnapshot(mixedFleet()));
+    expect(mixed).toContain('"name": "gw2.example.net",\n      "smtputf8": false,\n      "mta": "exim",');
+    expect(serialiseSnapshot(validateSnapshot(fixtureSnapshot()))).not.toContain('"mta"');
+    expect(validateSnapshot(JSON.parse(JSON.stringify(mixedFleet()))).gateways[1]!.mta).toBe('exim');
+    const bad = JSON.parse(JSON.stringify(mixedFleet()));
+    bad.gateways[1].mta = 'sendmail';
+    expect(() => validateSnapshot(bad)).toThrow(/gateways\[1\]\.mta: must be "postfix" or "exim"/);
+  });
+
+  test('the rendered tree matches test/fixtures/render/golden-exim', async () => {
+    const outDir = fresh();
+    await renderTree(mixedFleet(), { outDir });
+    const rendered = readTree(outDir);
+    const golden = existsSync(goldenDir) ? readTree(goldenDir) : new Map<string, Buffer>();
+    if (process.env['UPDATE_GOLDEN'] === '1') {
+      const files = [...new Set([...rendered.keys(), ...golden.keys()])];
+      const changed = files.filter((file) => !golden.has(file) || !rendered.has(file) || !rendered.get(file)!.equals(golden.get(file)!));
+      if (changed.length > 0) {
+        rmSync(goldenDir, { recursive: true, force: true });
+        cpSync(outDir, goldenDir, { recursive: true });
+        throw new Error(`golden files updated: ${changed.sort().join(', ')}; review git diff -- test/fixtures/render/golden-exim and run again without UPDATE_GOLDEN=1`);
+      }
+    }
+    expect([...rendered.keys()]).toEqual([...golden.keys()]);
+    for (const [file, bytes] of rendered) expect(bytes.toString('utf8'), file).toBe(golden.get(file)!.toString('utf8'));
+  });
+});
