@@ -24,11 +24,21 @@ export const REQUIRED_PACKAGES = [
   'prometheus', 'systemd',
 ];
 
-/** Answers for the packages' install-time questions: no mail setup of the machine's own, Mailman on SQLite. */
+/**
+ * Answers for the packages' install-time questions: no mail setup of the machine's own, Mailman and Sympa on
+ * SQLite, no web server for Sympa. Sympa's domain defaults to `hostname --fqdn`; a bare host name there makes
+ * `listmaster@name` invalid and its postinst fails, so it gets a fixed one (the labs use their own sympa.conf).
+ */
 const DEBCONF_SELECTIONS = [
   'postfix postfix/main_mailer_type select No configuration',
   'mailman3 mailman3/dbconfig-install boolean true',
   'mailman3 mailman3/database-type select sqlite3',
+  'sympa sympa/dbconfig-install boolean true',
+  'sympa sympa/database-type select sqlite3',
+  'sympa sympa/hostname string localhost.localdomain',
+  'sympa sympa/listmaster string listmaster@localhost.localdomain',
+  'sympa wwsympa/webserver_type select Other',
+  'sympa sympa/use_soap boolean false',
 ].join('\n');
 
 /**
