@@ -14,12 +14,12 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /**
- * sshd, Postfix and Mailman 3 for the labs, ansible for the roles, swaks for SMTP probes, iproute2 and util-linux
+ * sshd, Postfix, Mailman 3 and Sympa (on SQLite: dbconfig-sqlite3) for the labs, ansible for the roles, swaks for SMTP probes, iproute2 and util-linux
  * for namespaces; prometheus for promtool (the alert rules of examples/monitoring), systemd for systemd-analyze
  * verify of the scheduled units (neither is started: nothing runs as a service here).
  */
 export const REQUIRED_PACKAGES = [
-  'openssh-server', 'openssh-client', 'postfix', 'postfix-lmdb', 'postfix-cdb', 'mailman3',
+  'openssh-server', 'openssh-client', 'postfix', 'postfix-lmdb', 'postfix-cdb', 'mailman3', 'sympa', 'dbconfig-sqlite3',
   'ansible-core', 'ansible-lint', 'swaks', 'iproute2', 'util-linux', 'sudo', 'git', 'ca-certificates',
   'prometheus', 'systemd',
 ];
