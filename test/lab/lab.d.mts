@@ -64,6 +64,9 @@ export const MAILMAN_CONFIG: "/etc/mailman3/mailman.cfg";
  * @property {Record<string, LabUser>} [users] per host name (list1 too): an unprivileged user that exists only
  *   inside that host (private account files, as for gatewayLogins), with exactly the sudo rules given, e.g.
  *   a collector on list1 with examples/production/sudoers, or a bastion user on a gateway
+ * @property {Record<string, 'postfix' | 'exim'>} [gatewayMtas] per gateway name: its MTA (default postfix). An Exim
+ *   gateway runs Debian's exim4 from unpacked packages (exim.mjs) and gets `rcptsync_mta: exim` in the inventory
+ * @property {Record<string, import('./exim.mjs').EximSite>} [eximSites] per Exim gateway: its site configuration
  * @property {(message: string) => void} [log] progress messages
  * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
@@ -101,6 +104,12 @@ export class Lab {
     gatewaySites: Record<string, GatewaySite>;
     /** @type {Record<string, string>} */
     gatewayLogins: Record<string, string>;
+    /** @type {Record<string, 'postfix' | 'exim'>} */
+    gatewayMtas: Record<string, "postfix" | "exim">;
+    /** @type {Record<string, import('./exim.mjs').EximSite>} */
+    eximSites: Record<string, import("./exim.mjs").EximSite>;
+    /** The unpacked Exim packages, once build() fetched them (only with an Exim gateway). */
+    eximRoot: string;
     /** @type {Record<string, LabUser[]>} per host: the accounts private to it */
     accounts: Record<string, LabUser[]>;
     /**
@@ -205,6 +214,8 @@ export class Lab {
     private prepareSsh;
     /** @private @param {LabHost} host */
     private startPostfix;
+    /** Debian's update-exim4.conf, then the daemon (it detaches). @private @param {LabHost} host */
+    private startExim;
     /** @private */
     private seedMailman;
     /** @private */
@@ -241,6 +252,10 @@ export type LabHost = {
      * process that keeps the host's mount namespace alive
      */
     holderPid: number;
+    /**
+     * a gateway's MTA (LabOptions.gatewayMtas); 'postfix' for the list server
+     */
+    mta: "postfix" | "exim";
 };
 export type LabOptions = {
     /**
@@ -276,6 +291,15 @@ export type LabOptions = {
      * a collector on list1 with examples/production/sudoers, or a bastion user on a gateway
      */
     users?: Record<string, LabUser> | undefined;
+    /**
+     * per gateway name: its MTA (default postfix). An Exim
+     * gateway runs Debian's exim4 from unpacked packages (exim.mjs) and gets `rcptsync_mta: exim` in the inventory
+     */
+    gatewayMtas?: Record<string, "postfix" | "exim"> | undefined;
+    /**
+     * per Exim gateway: its site configuration
+     */
+    eximSites?: Record<string, import("./exim.mjs").EximSite> | undefined;
     /**
      * progress messages
      */

@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { run, sleep } from './run.mjs';
+import { EXIM_TREES, START_EXIM, ensureExim, eximOverlayCommand, prepareEximTrees } from './exim.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (test/lab/ is two levels down). */
@@ -66,6 +67,7 @@ webmaster: root
  * @property {string} root directory holding the host's bind-mounted trees and its sshd files
  * @property {string[]} mounts absolute paths inside the host that are private to it
  * @property {number} holderPid process that keeps the host's mount namespace alive
+ * @property {'postfix' | 'exim'} mta a gateway's MTA (LabOptions.gatewayMtas); 'postfix' for the list server
  */
 
 /** @type {Array<{ name: string, address: string, role: HostRole, domains: string[] }>} */
@@ -96,6 +98,9 @@ export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
  * @property {Record<string, LabUser>} [users] per host name (list1 too): an unprivileged user that exists only
  *   inside that host (private account files, as for gatewayLogins), with exactly the sudo rules given, e.g.
  *   a collector on list1 with examples/production/sudoers, or a bastion user on a gateway
+ * @property {Record<string, 'postfix' | 'exim'>} [gatewayMtas] per gateway name: its MTA (default postfix). An Exim
+ *   gateway runs Debian's exim4 from unpacked packages (exim.mjs) and gets `rcptsync_mta: exim` in the inventory
+ * @property {Record<string, import('./exim.mjs').EximSite>} [eximSites] per Exim gateway: its site configuration
  * @property {(message: string) => void} [log] progress messages
  * @property {Partial<LabNetwork>} [network] names and addresses (default rsbr0, rslab-*, 10.213.0.0/24); give a
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
@@ -157,6 +162,12 @@ export class Lab {
     this.gatewaySites = options.gatewaySites ?? {};
     /** @type {Record<string, string>} */
     this.gatewayLogins = options.gatewayLogins ?? {};
+    /** @type {Record<string, 'postfix' | 'exim'>} */
+    this.gatewayMtas = options.gatewayMtas ?? {};
+    /** @type {Record<string, import('./exim.mjs').EximSite>} */
+    this.eximSites = options.eximSites ?? {};
+    /** The unpacked Exim packages, once build() fetched them (only with an Exim gateway). */
+    this.eximRoot = '';
     /** @type {Record<string, LabUser[]>} per host: the accounts private to it */
     this.accounts = {};
     for (const [name, user] of Object.entries(this.gatewayLogins)) {
@@ -203,17 +214,19 @@ export class Lab {
       : HOST_PLAN;
     for (const plan of hostPlan) {
       const root = join(this.dir, 'hosts', plan.name);
+      const mta = plan.role === 'gateway' && this.gatewayMtas[plan.name] === 'exim' ? 'exim' : 'postfix';
       this.hosts[plan.name] = {
         ...plan,
         address: plan.address.replace(/^10\.213\.0\./, `${this.network.subnet}.`),
         netns: this.network.netnsPrefix + plan.name,
         root,
         mounts: [
-          ...POSTFIX_TREES,
+          ...(mta === 'exim' ? EXIM_TREES : POSTFIX_TREES),
           ...(plan.role === 'list' ? MAILMAN_TREES : []),
           ...(this.accounts[plan.name] ? LOGIN_TREES : []),
         ],
         holderPid: 0,
+        mta,
       };
     }
     this.stopped = false;
@@ -363,6 +376,7 @@ export class Lab {
 
     await this.buildNetwork();
     const hosts = Object.values(this.hosts);
+    if (hosts.some((host) => host.mta === 'exim')) this.eximRoot = await ensureExim(this.log);
     for (const host of hosts) this.prepareTrees(host);
     await Promise.all(hosts.map((host) => this.startHolder(host)));
 
@@ -372,7 +386,7 @@ export class Lab {
 
     await Promise.all([
       ...hosts.map((host) => this.startSsh(host.name)),
-      ...this.gateways.map((host) => this.startPostfix(host)),
+      ...this.gateways.map((host) => (host.mta === 'exim' ? this.startExim(host) : this.startPostfix(host))),
       this.seedMailman(),
     ]);
     this.log(`lab: up (${hosts.map((host) => `${host.name} ${host.address}`).join(', ')})`);
@@ -398,6 +412,11 @@ export class Lab {
   /** Per-host copies of the trees that will be bind-mounted over the real ones. @private @param {LabHost} host */
   prepareTrees(host) {
     const fs = join(host.root, 'fs');
+    if (host.mta === 'exim') {
+      prepareEximTrees(fs, this.eximRoot, host, this.listServer.address, this.eximSites[host.name]);
+      (this.accounts[host.name] ?? []).forEach((account, index) => this.prepareLogin(host, account, index));
+      return;
+    }
     const etcPostfix = join(fs, 'etc/postfix');
     mkdirSync(etcPostfix, { recursive: true });
     // master.cf, dynamicmaps.cf (lmdb, cdb), postfix-files: everything but main.cf.
@@ -444,7 +463,8 @@ export class Lab {
       `awk '$5 ~ "^/run/netns/." { gsub(/\\\\040/, " ", $5); print $5 }' /proc/self/mountinfo | sort -r | ` +
       `{ while IFS= read -r m; do umount -l "$m" || exit 1; done; }`;
     const binds = host.mounts.map((tree) => `mount --bind '${join(host.root, 'fs', tree)}' '${tree}'`).join(' && ');
-    const script = `${dropNetnsMounts} && ${binds} && echo $$ > '${pidFile}' && exec sleep infinity`;
+    const overlay = host.mta === 'exim' ? `${eximOverlayCommand(this.eximRoot)} && ` : '';
+    const script = `${dropNetnsMounts} && ${overlay}${binds} && echo $$ > '${pidFile}' && exec sleep infinity`;
     const logFd = openSync(join(host.root, 'holder.log'), 'a');
     try {
       const child = spawn('ip', ['netns', 'exec', host.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script], {
@@ -576,6 +596,12 @@ export class Lab {
     await waitForPort(host.address, 25, { open: true, timeoutMs: 15_000, what: `${host.name}'s postfix (log: ${this.hostPath(host.name, '/var/lib/postfix/maillog')})` });
   }
 
+  /** Debian's update-exim4.conf, then the daemon (it detaches). @private @param {LabHost} host */
+  async startExim(host) {
+    await this.exec(host.name, START_EXIM);
+    await waitForPort(host.address, 25, { open: true, timeoutMs: 15_000, what: `${host.name}'s exim (log: ${this.hostPath(host.name, '/var/log/exim4/mainlog')})` });
+  }
+
   /** @private */
   async seedMailman() {
     if (this.initialLists.length === 0) return;
@@ -594,6 +620,7 @@ export class Lab {
       gatewayHosts[host.name] = {
         ansible_host: host.address,
         ...(login ? { ansible_user: login, ansible_become: true } : {}),
+        ...(host.mta === 'exim' ? { rcptsync_mta: 'exim' } : {}),
         rcptsync_relay_domains: Object.fromEntries(host.domains.map((domain) => [domain, `smtp:[${list1.address}]:25`])),
       };
     }
