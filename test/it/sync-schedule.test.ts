@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../helpers/cli.js';
+import { buildAndInstallCollection } from '../helpers/install.js';
 
 /** A system account made by the role; removed again afterwards. */
 const TEST_USER = 'rcptsync-schedtest';
@@ -104,6 +105,25 @@ describe('sync_schedule', () => {
     const second = schedule('user', vars);
     expect(recap(second.output), second.output).toEqual({ changed: 0, failed: 0 });
   });
+
+  it('from the installed collection: runs rcptsync.rcptsync.sync by name with the collections path, in units systemd-analyze verify accepts', () => {
+    const collection = buildAndInstallCollection(join(dir, 'collection'));
+    const systemd = join(dir, 'collection', 'systemd');
+    mkdirSync(systemd, { recursive: true });
+    const extra = { sync_schedule_systemd_dir: systemd, sync_schedule_cron_dir: join(dir, 'collection'), sync_schedule_create_user: false };
+    const result = run('ansible-playbook', ['-i', join(REPO, 'inventory', 'example'), 'rcptsync.rcptsync.schedule', '-e', JSON.stringify(extra)], {
+      env: { ANSIBLE_COLLECTIONS_PATH: collection.collectionsPath, ANSIBLE_ROLES_PATH: join(dir, 'no-roles') },
+    });
+    expect(recap(result.output).failed, result.output).toBe(0);
+    const service = join(systemd, 'rcptsync-sync.service');
+    const text = readFileSync(service, 'utf8');
+    expect(text).toContain(`Environment=ANSIBLE_COLLECTIONS_PATH=${collection.collectionsPath}\n`);
+    expect(text).toContain(`WorkingDirectory=${collection.root}\n`);
+    expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/flock .* /usr/bin/ansible-playbook -i ${join(REPO, 'inventory', 'example')} rcptsync\\.rcptsync\\.sync$`, 'm'));
+    const verify = run('systemd-analyze', ['verify', '--man=no', service, join(systemd, 'rcptsync-sync.timer')], { env: { SYSTEMD_UNIT_PATH: `${systemd}:` } });
+    expect(verify.output.trim(), verify.output).toBe('');
+    expect(verify.status).toBe(0);
+  }, 120_000);
 
   it('leaves an existing account as the site made it', () => {
     // The previous test's account, given a shell by the site.
