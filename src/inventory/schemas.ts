@@ -12,7 +12,7 @@ import type { ValidateFunction } from 'ajv';
 /** schemas/ of the package: two levels up from src/inventory or dist/inventory. */
 export const SCHEMAS_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
 
-export const SOURCE_TYPES = ['mailman3', 'mailman2', 'aliases', 'postfix_map', 'passwd', 'command', 'static'] as const;
+export const SOURCE_TYPES = ['mailman3', 'mailman2', 'sympa', 'aliases', 'postfix_map', 'passwd', 'command', 'static'] as const;
 export type SourceTypeName = (typeof SOURCE_TYPES)[number];
 
 export type JsonSchema = Record<string, unknown> & {

@@ -7,11 +7,13 @@ import { mailman3 } from './mailman3.js';
 import { passwd } from './passwd.js';
 import { postfixMap } from './postfix-map.js';
 import { staticSource } from './static.js';
+import { sympa } from './sympa.js';
 import type { SourceType } from './types.js';
 
 export const sourceTypes: Readonly<Record<string, SourceType>> = Object.freeze({
   [mailman3.type]: mailman3,
   [mailman2.type]: mailman2,
+  [sympa.type]: sympa,
   [aliases.type]: aliases,
   [postfixMap.type]: postfixMap,
   [passwd.type]: passwd,

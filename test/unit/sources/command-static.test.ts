@@ -54,7 +54,7 @@ describe('static', () => {
 describe('the source registry', () => {
   it('has every source type under its own name', () => {
     expect(Object.keys(sourceTypes).sort()).toEqual(
-      ['aliases', 'command', 'mailman2', 'mailman3', 'passwd', 'postfix_map', 'static'],
+      ['aliases', 'command', 'mailman2', 'mailman3', 'passwd', 'postfix_map', 'static', 'sympa'],
     );
     for (const [name, type] of Object.entries(sourceTypes)) expect(getSourceType(name)).toBe(type);
   });
