@@ -50,6 +50,12 @@ export const ALIASES_DOMAIN: "lists.example.test";
 export const ALIAS_KEYS: string[];
 /** Inside list1; the inventory's command names it, so it is the same everywhere. */
 export const MAILMAN_CONFIG: "/etc/mailman3/mailman.cfg";
+/** Sympa's virtual-domain setting for Postfix (its guide): the transport map it maintains, one line per address. */
+export const SYMPA_TRANSPORT: "/etc/sympa/sympa_transport";
+/** The list_aliases.tt2 of Sympa's Postfix guide: -subscribe is commented out, as in Debian's. */
+export const SYMPA_LIST_ALIASES_TT2: "#--- [% list.name %]@[% list.domain %]: list transport map created at [% date %]\n[% list.name %]@[% list.domain %] sympa:[% list.name %]@[% list.domain %]\n[% list.name %]-request@[% list.domain %] sympa:[% list.name %]-request@[% list.domain %]\n[% list.name %]-editor@[% list.domain %] sympa:[% list.name %]-editor@[% list.domain %]\n#[% list.name %]-subscribe@[% list.domain %] sympa:[% list.name %]-subscribe@[%list.domain %]\n[% list.name %]-unsubscribe@[% list.domain %] sympa:[% list.name %]-unsubscribe@[% list.domain %]\n[% list.name %][% return_path_suffix %]@[% list.domain %] sympabounce:[% list.name %]@[% list.domain %]\n";
+/** The service addresses that template gives each list (besides the posting address). */
+export const SYMPA_SUFFIXES: string[];
 /**
  * @typedef {object} LabOptions
  * @property {string} [dir] where the lab keeps its files (default /var/tmp/rcptsync-lab; removed on stop)
@@ -72,6 +78,12 @@ export const MAILMAN_CONFIG: "/etc/mailman3/mailman.cfg";
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
  * @property {Array<{ name: string, domains: string[] }>} [gateways] the gateways and the domains each relays, in
  *   place of gw1 (lists.example.test) and gw2 (news.example.test); addresses .21, .22, ... of the subnet (at most 40)
+ * @property {SympaHost} [sympa] a second list server, sympa1 (.12), running real Sympa beside list1's Mailman
+ */
+/**
+ * @typedef {object} SympaHost
+ * @property {string[]} robots its robots' domains; the first is sympa.conf's main `domain`, the others virtual robots
+ * @property {string[]} lists lists to create at start, `name@robot`
  */
 /**
  * @typedef {object} LabUser
@@ -112,6 +124,8 @@ export class Lab {
     eximRoot: string;
     /** @type {Record<string, LabUser[]>} per host: the accounts private to it */
     accounts: Record<string, LabUser[]>;
+    /** @type {SympaHost | undefined} */
+    sympaHost: SympaHost | undefined;
     /**
      * Variables added to `env` (and so to every playbook run), e.g. an Ansible
      * callback's settings for one run; set and reset it freely.
@@ -216,6 +230,27 @@ export class Lab {
     private startPostfix;
     /** Debian's update-exim4.conf, then the daemon (it detaches). @private @param {LabHost} host */
     private startExim;
+    /**
+     * Sympa's trees for sympa1, copied from the machine's (as the package left them) and then made its own: a
+     * sympa.conf on SQLite in its /var/lib/sympa, Sympa's virtual-domain setting (it keeps SYMPA_TRANSPORT and runs
+     * postmap on it), a robot.conf per virtual robot, and a sendmail that discards Sympa's notifications.
+     * @private @param {LabHost} host
+     */
+    private prepareSympa;
+    /**
+     * Runs the real `sympa` CLI on sympa1 (as root; it switches to the sympa user itself), e.g.
+     * `lab.sympa(['close', 'staff@groups.example.test'])`. Throws on failure. @param {string[]} args
+     */
+    sympa(args: string[]): Promise<import("./run.mjs").RunResult>;
+    /**
+     * Creates a list with `sympa create --input_file` (a list XML written beside the host's trees).
+     * @param {string} list name@robot
+     */
+    sympaCreate(list: string): Promise<import("./run.mjs").RunResult>;
+    /** The file Sympa maintains on sympa1 (SYMPA_TRANSPORT), as the control node sees it. */
+    sympaTransportText(): string;
+    /** Sympa's database tables, then the initial lists. @private */
+    private seedSympa;
     /** @private */
     private seedMailman;
     /** @private */
@@ -317,6 +352,20 @@ export type LabOptions = {
         name: string;
         domains: string[];
     }[] | undefined;
+    /**
+     * a second list server, sympa1 (.12), running real Sympa beside list1's Mailman
+     */
+    sympa?: SympaHost | undefined;
+};
+export type SympaHost = {
+    /**
+     * its robots' domains; the first is sympa.conf's main `domain`, the others virtual robots
+     */
+    robots: string[];
+    /**
+     * lists to create at start, `name@robot`
+     */
+    lists: string[];
 };
 export type LabUser = {
     /**

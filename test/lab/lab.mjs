@@ -7,12 +7,12 @@
  *
  * Plain ESM with JSDoc so that vitest and the demo can both import it uncompiled.
  * Needs root, iproute2, util-linux (unshare, nsenter), openssh-server, postfix and
- * mailman3. Labs with different `network` options (bridge, namespace prefix,
+ * mailman3 (and sympa for a Sympa list server, `sympa`: its trees bind-mounted too). Labs with different `network` options (bridge, namespace prefix,
  * subnet) run side by side and start and stop in any order; a lab left over by a
  * killed run on the same network is removed when the next one starts.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,21 @@ const LOGIN_TREES = ['/etc/passwd', '/etc/shadow', '/etc/group', '/etc/sudoers.d
 const MAILMAN_TREES = ['/etc/mailman3', '/var/lib/mailman3'];
 /** Inside list1; the inventory's command names it, so it is the same everywhere. */
 export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
+/** Sympa's configuration, data and spools, private to a Sympa host (LabOptions.sympa) and seeded from the machine's. */
+const SYMPA_TREES = ['/etc/sympa', '/var/lib/sympa', '/var/spool/sympa', '/etc/mail/sympa'];
+/** Sympa's virtual-domain setting for Postfix (its guide): the transport map it maintains, one line per address. */
+export const SYMPA_TRANSPORT = '/etc/sympa/sympa_transport';
+/** The list_aliases.tt2 of Sympa's Postfix guide: -subscribe is commented out, as in Debian's. */
+export const SYMPA_LIST_ALIASES_TT2 = `#--- [% list.name %]@[% list.domain %]: list transport map created at [% date %]
+[% list.name %]@[% list.domain %] sympa:[% list.name %]@[% list.domain %]
+[% list.name %]-request@[% list.domain %] sympa:[% list.name %]-request@[% list.domain %]
+[% list.name %]-editor@[% list.domain %] sympa:[% list.name %]-editor@[% list.domain %]
+#[% list.name %]-subscribe@[% list.domain %] sympa:[% list.name %]-subscribe@[%list.domain %]
+[% list.name %]-unsubscribe@[% list.domain %] sympa:[% list.name %]-unsubscribe@[% list.domain %]
+[% list.name %][% return_path_suffix %]@[% list.domain %] sympabounce:[% list.name %]@[% list.domain %]
+`;
+/** The service addresses that template gives each list (besides the posting address). */
+export const SYMPA_SUFFIXES = ['request', 'editor', 'unsubscribe', 'owner'];
 
 /**
  * @typedef {object} LabOptions
@@ -106,6 +121,13 @@ export const MAILMAN_CONFIG = '/etc/mailman3/mailman.cfg';
  *   second lab (a benchmark beside the suite) its own, or the two tear each other down
  * @property {Array<{ name: string, domains: string[] }>} [gateways] the gateways and the domains each relays, in
  *   place of gw1 (lists.example.test) and gw2 (news.example.test); addresses .21, .22, ... of the subnet (at most 40)
+ * @property {SympaHost} [sympa] a second list server, sympa1 (.12), running real Sympa beside list1's Mailman
+ */
+
+/**
+ * @typedef {object} SympaHost
+ * @property {string[]} robots its robots' domains; the first is sympa.conf's main `domain`, the others virtual robots
+ * @property {string[]} lists lists to create at start, `name@robot`
  */
 
 /**
@@ -174,6 +196,8 @@ export class Lab {
       (this.accounts[name] ??= []).push({ user, sudoers: `${user} ALL=(root) NOPASSWD: ALL\n` });
     }
     for (const [name, account] of Object.entries(options.users ?? {})) (this.accounts[name] ??= []).push(account);
+    /** @type {SympaHost | undefined} */
+    this.sympaHost = options.sympa ? { robots: options.sympa.robots.map((d) => d.toLowerCase()), lists: [...options.sympa.lists] } : undefined;
     /**
      * Variables added to `env` (and so to every playbook run), e.g. an Ansible
      * callback's settings for one run; set and reset it freely.
@@ -212,7 +236,9 @@ export class Lab {
           })),
         ]
       : HOST_PLAN;
-    for (const plan of hostPlan) {
+    /** @type {typeof HOST_PLAN} */
+    const sympaPlan = this.sympaHost ? [{ name: 'sympa1', address: '10.213.0.12', role: 'list', domains: [] }] : [];
+    for (const plan of [/** @type {(typeof HOST_PLAN)[number]} */ (hostPlan[0]), ...sympaPlan, ...hostPlan.slice(1)]) {
       const root = join(this.dir, 'hosts', plan.name);
       const mta = plan.role === 'gateway' && this.gatewayMtas[plan.name] === 'exim' ? 'exim' : 'postfix';
       this.hosts[plan.name] = {
@@ -222,7 +248,7 @@ export class Lab {
         root,
         mounts: [
           ...(mta === 'exim' ? EXIM_TREES : POSTFIX_TREES),
-          ...(plan.role === 'list' ? MAILMAN_TREES : []),
+          ...(plan.name === 'sympa1' ? SYMPA_TREES : plan.role === 'list' ? MAILMAN_TREES : []),
           ...(this.accounts[plan.name] ? LOGIN_TREES : []),
         ],
         holderPid: 0,
@@ -388,6 +414,7 @@ export class Lab {
       ...hosts.map((host) => this.startSsh(host.name)),
       ...this.gateways.map((host) => (host.mta === 'exim' ? this.startExim(host) : this.startPostfix(host))),
       this.seedMailman(),
+      this.seedSympa(),
     ]);
     this.log(`lab: up (${hosts.map((host) => `${host.name} ${host.address}`).join(', ')})`);
   }
@@ -436,7 +463,9 @@ export class Lab {
       }
     }
 
-    if (host.role === 'list') {
+    if (host.name === 'sympa1') {
+      this.prepareSympa(host);
+    } else if (host.role === 'list') {
       const etcMailman = join(fs, 'etc/mailman3');
       mkdirSync(etcMailman, { recursive: true });
       writeFileSync(join(etcMailman, 'mailman.cfg'), mailmanCfg(host), { mode: 0o644 });
@@ -602,6 +631,96 @@ export class Lab {
     await waitForPort(host.address, 25, { open: true, timeoutMs: 15_000, what: `${host.name}'s exim (log: ${this.hostPath(host.name, '/var/log/exim4/mainlog')})` });
   }
 
+  /**
+   * Sympa's trees for sympa1, copied from the machine's (as the package left them) and then made its own: a
+   * sympa.conf on SQLite in its /var/lib/sympa, Sympa's virtual-domain setting (it keeps SYMPA_TRANSPORT and runs
+   * postmap on it), a robot.conf per virtual robot, and a sendmail that discards Sympa's notifications.
+   * @private @param {LabHost} host
+   */
+  prepareSympa(host) {
+    const sympa = /** @type {SympaHost} */ (this.sympaHost);
+    const fs = join(host.root, 'fs');
+    for (const tree of SYMPA_TREES) cpSync(tree, join(fs, tree), { recursive: true, preserveTimestamps: true });
+    const etc = join(fs, 'etc/sympa');
+    const [main, ...virtual] = sympa.robots;
+    const discard = join(host.root, 'discard-mail');
+    writeFileSync(discard, '#!/bin/sh\n# The lab list server sends no mail: Sympa\'s notifications end here.\ncat >/dev/null\n', { mode: 0o755 });
+    writeFileSync(
+      join(etc, 'sympa', 'sympa.conf'),
+      [
+        '# Private Sympa configuration of the lab list server sympa1 (SQLite, no running service).',
+        `domain\t${main}`,
+        `listmaster\tlistmaster@${main}`,
+        'lang\ten_US',
+        'db_type\tSQLite',
+        'db_name\t/var/lib/sympa/sympa.sqlite',
+        `sendmail_aliases\t${SYMPA_TRANSPORT}`,
+        'aliases_program\tpostmap',
+        'aliases_db_type\thash',
+        `sendmail\t${discard}`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(join(etc, 'list_aliases.tt2'), SYMPA_LIST_ALIASES_TT2);
+    writeFileSync(join(fs, SYMPA_TRANSPORT), '');
+    for (const robot of sympa.robots) mkdirSync(join(fs, 'var/lib/sympa/list_data', robot), { recursive: true });
+    for (const robot of virtual) {
+      mkdirSync(join(etc, robot), { recursive: true });
+      writeFileSync(join(etc, robot, 'robot.conf'), `listmaster\tlistmaster@${robot}\n`);
+    }
+    for (const tree of SYMPA_TREES) chownTree(join(fs, tree), uid('sympa'), gid('sympa'));
+  }
+
+  /**
+   * Runs the real `sympa` CLI on sympa1 (as root; it switches to the sympa user itself), e.g.
+   * `lab.sympa(['close', 'staff@groups.example.test'])`. Throws on failure. @param {string[]} args
+   */
+  sympa(args) {
+    const quoted = args.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
+    return this.exec('sympa1', `sympa ${quoted}`);
+  }
+
+  /**
+   * Creates a list with `sympa create --input_file` (a list XML written beside the host's trees).
+   * @param {string} list name@robot
+   */
+  async sympaCreate(list) {
+    const [name, robot] = list.split('@');
+    const file = join(this.host('sympa1').root, `create-${name}@${robot}.xml`);
+    writeFileSync(
+      file,
+      `<?xml version="1.0" ?>
+<list>
+  <listname>${name}</listname>
+  <type>discussion_list</type>
+  <subject>The ${name} list of the rcptsync lab</subject>
+  <description>rcptsync end-to-end lab</description>
+  <status>open</status>
+  <language>en_US</language>
+  <owner multiple="1"><email>owner@example.org</email></owner>
+  <topic>computing</topic>
+</list>
+`,
+      { mode: 0o644 },
+    );
+    const result = await this.sympa(['create', `--input_file=${file}`, /** @type {string} */ (robot)]);
+    // `sympa create` exits 0 even when it says it could not create the list.
+    if (/Could not create list/.test(result.stdout + result.stderr)) throw new Error(`sympa create ${list}: ${result.stderr}`);
+    return result;
+  }
+
+  /** The file Sympa maintains on sympa1 (SYMPA_TRANSPORT), as the control node sees it. */
+  sympaTransportText() {
+    return readFileSync(this.hostPath('sympa1', SYMPA_TRANSPORT), 'utf8');
+  }
+
+  /** Sympa's database tables, then the initial lists. @private */
+  async seedSympa() {
+    if (!this.sympaHost) return;
+    await this.exec('sympa1', '/usr/lib/sympa/bin/sympa.pl --health_check');
+    for (const list of this.sympaHost.lists) await this.sympaCreate(list);
+  }
+
   /** @private */
   async seedMailman() {
     if (this.initialLists.length === 0) return;
@@ -621,7 +740,9 @@ export class Lab {
         ansible_host: host.address,
         ...(login ? { ansible_user: login, ansible_become: true } : {}),
         ...(host.mta === 'exim' ? { rcptsync_mta: 'exim' } : {}),
-        rcptsync_relay_domains: Object.fromEntries(host.domains.map((domain) => [domain, `smtp:[${list1.address}]:25`])),
+        rcptsync_relay_domains: Object.fromEntries(
+          host.domains.map((domain) => [domain, `smtp:[${this.sympaHost?.robots.includes(domain) ? this.host('sympa1').address : list1.address}]:25`]),
+        ),
       };
     }
     const inventory = {
@@ -645,6 +766,17 @@ export class Lab {
                   { type: 'aliases', path: this.aliasesFile, domains: [ALIASES_DOMAIN] },
                 ],
               },
+              ...(this.sympaHost
+                ? {
+                    sympa1: {
+                      ansible_host: this.host('sympa1').address,
+                      rcptsync_connect_timeout: 5,
+                      rcptsync_domains: this.sympaHost.robots,
+                      // The default command: cat of Sympa's own /etc/sympa/sympa_transport.
+                      rcptsync_sources: [{ type: 'sympa', domains: this.sympaHost.robots }],
+                    },
+                  }
+                : {}),
             },
           },
           mail_gateways: {
@@ -742,6 +874,15 @@ smtp_host: ${host.address}
 smtp_port: 25
 configuration: python:mailman.config.postfix
 `;
+}
+
+/** chown -R, without following symbolic links. @param {string} path @param {number} owner @param {number} group */
+function chownTree(path, owner, group) {
+  lchownSync(path, owner, group);
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    if (entry.isDirectory()) chownTree(join(path, entry.name), owner, group);
+    else lchownSync(join(path, entry.name), owner, group);
+  }
 }
 
 /** @param {string} user */

@@ -9,5 +9,9 @@ export function ensureSystemPackages({ log }?: {
 }): number | null;
 /** @returns {string[]} the required packages that dpkg does not report as installed */
 export function missingPackages(): string[];
-/** sshd, Postfix and Mailman 3 for the labs, ansible for the roles, swaks for SMTP probes, iproute2 and util-linux for namespaces. */
+/**
+ * sshd, Postfix, Mailman 3 and Sympa (on SQLite: dbconfig-sqlite3) for the labs, ansible for the roles, swaks for SMTP probes, iproute2 and util-linux
+ * for namespaces; prometheus for promtool (the alert rules of examples/monitoring), systemd for systemd-analyze
+ * verify of the scheduled units (neither is started: nothing runs as a service here).
+ */
 export const REQUIRED_PACKAGES: string[];
