@@ -5,7 +5,9 @@ Runs on the control node. Usage:
   check_rendered.py RENDERED_DIR GATEWAY MIN_ENTRIES MAP...
 
 Prints one JSON object: {"errors": [...], "tables": {name: {"entries": N,
-"first": key-or-null}}, "domains": [...]}. "errors" lists every reason to
+"first": key-or-null}}, "domains": [...], "mta": "postfix" or "exim"}. The
+recipients checks apply to relay_recipients (Postfix) and recipients (Exim;
+roles/exim_relay_gateway runs this script too). "errors" lists every reason to
 refuse the deployment (a missing or altered file, an entry count that differs
 from the manifest or is under MIN_ENTRIES, a catch-all "@domain" key in
 relay_recipients, a key with "%" or "!"). Exit status 0 whenever the check itself ran.
@@ -71,7 +73,7 @@ def digest_and_count(path):
 def main(argv):
     rendered_dir, gateway, min_entries = argv[1], argv[2], int(argv[3])
     maps = argv[4:]
-    result = {'errors': [], 'tables': {}, 'domains': []}
+    result = {'errors': [], 'tables': {}, 'domains': [], 'mta': 'postfix'}
     errors = result['errors']
     manifest_path = os.path.join(rendered_dir, 'manifest.json')
     try:
@@ -89,6 +91,7 @@ def main(argv):
         print(json.dumps(result))
         return 0
     files = expected.get('files') or {}
+    result['mta'] = 'exim' if expected.get('mta') == 'exim' else 'postfix'
     result['domains'] = sorted((expected.get('domains') or {}).keys())
     for name in maps:
         if name not in files:
@@ -109,7 +112,7 @@ def main(argv):
             result['tables'][name] = {'entries': entries, 'first': first, 'sha256': want.get('sha256')}
             if entries != want.get('entries'):
                 errors.append('%s: %d entries, the manifest says %s' % (path, entries, want.get('entries')))
-        if name == 'relay_recipients':
+        if name in ('relay_recipients', 'recipients'):
             if entries < min_entries:
                 errors.append('%s: %d entries, under the minimum of %d (postfix_relay_gateway_min_entries)'
                               % (path, entries, min_entries))
