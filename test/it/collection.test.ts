@@ -7,7 +7,7 @@
  * library/ and action_plugins/ are not searched there), so the modules and the
  * action plugin must come from the collection's plugins/.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +67,23 @@ describe('ansible-galaxy collection build', () => {
     }
     expect(files.filter((file) => /^(src|test|bench|dist|node_modules|templates|schemas|\.git|\.ci)(\/|$)/.test(file))).toEqual([]);
     expect(files.filter((file) => /^package(-lock)?\.json$|^tsconfig|^vitest|^ansible\.cfg$|\.tgz$/.test(file))).toEqual([]);
+  });
+});
+
+describe('plugins/ of the checkout', () => {
+  // A role's library/ and action_plugins/ are not searched inside a collection: each file needs its link in plugins/.
+  it('links every module and action plugin of every role', () => {
+    for (const role of readdirSync(join(REPO, 'roles'))) {
+      for (const [from, to] of [['library', 'modules'], ['action_plugins', 'action']] as const) {
+        const folder = join(REPO, 'roles', role, from);
+        if (!existsSync(folder)) continue;
+        for (const file of readdirSync(folder).filter((name) => name.endsWith('.py'))) {
+          const link = join(REPO, 'plugins', to, file);
+          expect(existsSync(link) && lstatSync(link).isSymbolicLink(), `plugins/${to}/${file} -> ../../roles/${role}/${from}/${file} (ln -s)`).toBe(true);
+          expect(readlinkSync(link)).toBe(`../../roles/${role}/${from}/${file}`);
+        }
+      }
+    }
   });
 });
 

@@ -1,0 +1,1 @@
+../../roles/exim_relay_gateway/library/exim_relay_gateway_config.py
