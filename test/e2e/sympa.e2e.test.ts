@@ -10,7 +10,8 @@
  * Its own lab (rsbr3, rssy-*, 10.213.3.0/24, /var/tmp/rcptsync-lab-sympa), so
  * that it runs beside the other suites. The tests run in order and share it.
  */
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INITIAL_LISTS, REPO_ROOT, SYMPA_SUFFIXES, mailman3Addresses, startLab, type Lab } from '../lab/lab.mjs';
@@ -69,6 +70,16 @@ function mismatches(replies: RcptReply[], expected: (address: string) => string)
   return replies.filter((reply) => reply.text !== expected(reply.address)).map((reply) => `${reply.address}: ${reply.text}`);
 }
 
+/** The real CLI against the lab, as the playbook runs it. */
+function rcptsync(args: string[]): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'bin.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, SSH_AUTH_SOCK: '' },
+    timeout: 120_000,
+  });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
 function expectSuccess(result: PlaybookRun) {
   expect(result.code, describeRun(result)).toBe(0);
   for (const gateway of lab.gateways) {
@@ -87,9 +98,30 @@ describe('sync.yml on a fleet of real Mailman 3 and real Sympa, through real Pos
   });
 
   it('runs rcptsync over both list servers and publishes on both gateways', async () => {
-    const result = await runPlaybook(lab, 'playbooks/sync.yml');
-    expectSuccess(result);
-    expect(result.stdout, describeRun(result)).not.toMatch(/warning: sympa1/);
+    expectSuccess(await runPlaybook(lab, 'playbooks/sync.yml'));
+  }, STEP_TIMEOUT);
+
+  it('collects from sympa1 exactly the lists\' and robots\' addresses, with nothing refused or warned about', () => {
+    const file = join(lab.controlDir, 'sympa-snapshot.json');
+    const collect = rcptsync(['collect', '-i', lab.inventoryFile, '-s', file]);
+    expect(collect.status, collect.stderr).toBe(0);
+    expect(collect.stderr).not.toMatch(/warning|refused/);
+    expect(collect.stderr).toContain(`sympa1: sources[0] (sympa): ${SYMPA_LISTS.length * 5 + ROBOTS.length * ROBOT_LOCALS.length} addresses`);
+    const text = readFileSync(file, 'utf8');
+    const headEnd = text.indexOf('\n}\n') + 3;
+    const head = JSON.parse(text.slice(0, headEnd)) as { sources: Array<{ host: string; type: string; refused: number; addresses: number }> };
+    const lines = text.slice(headEnd).split('\n').filter(Boolean);
+    let offset = 0;
+    const bySource = head.sources.map((source) => {
+      const addresses = lines.slice(offset, offset + source.addresses);
+      offset += source.addresses;
+      return { ...source, list: addresses };
+    });
+    const sympaSource = bySource.find((source) => source.host === 'sympa1');
+    expect(sympaSource).toMatchObject({ type: 'sympa', refused: 0 });
+    expect([...sympaSource!.list].sort()).toEqual(
+      [...SYMPA_LISTS.flatMap(sympaAddresses), ...ROBOTS.flatMap((robot) => ROBOT_LOCALS.map((local) => `${local}@${robot}`))].sort(),
+    );
   }, STEP_TIMEOUT);
 
   it('accepts every Sympa list and service address, the robots\' site addresses and VERP forms, and still every Mailman list', async () => {
@@ -141,6 +173,40 @@ describe('sync.yml on a fleet of real Mailman 3 and real Sympa, through real Pos
     expect(mismatches(await probeOnOwnGateway(sympaAddresses(created)), () => ACCEPTED)).toEqual([]);
     expect(mismatches(await probeOnOwnGateway(sympaAddresses(closed)), unknownReply)).toEqual([]);
     expect(mismatches(await probeOnOwnGateway(sympaLists.flatMap(sympaAddresses)), () => ACCEPTED)).toEqual([]);
+  }, STEP_TIMEOUT);
+
+  it('reports a line in Sympa\'s map that is not an address with host, source and line, and skips it', () => {
+    const path = lab.hostPath('sympa1', '/etc/sympa/sympa_transport');
+    const original = readFileSync(path, 'utf8');
+    const lineNumber = original.split('\n').length;
+    // The guide's transport.sympa line, pasted into the file Sympa maintains.
+    writeFileSync(path, `${original}${MAIN_ROBOT} error:User unknown in recipient table\n`);
+    try {
+      const plan = rcptsync(['plan', '-i', lab.inventoryFile, '-o', lab.renderedDir, '--state-dir', lab.stateDir]);
+      expect(plan.status, plan.stderr).toBe(0);
+      expect(plan.stderr).toContain(
+        `warning: sympa1: sources[0] (sympa): line ${lineNumber}: key without "@domain" in a Sympa transport map: "${MAIN_ROBOT}" (skipped)`,
+      );
+    } finally {
+      writeFileSync(path, original);
+    }
+  }, STEP_TIMEOUT);
+
+  it('with Sympa\'s map gone, carries the source forward: the gateways keep every address, the run is red', async () => {
+    const map = '/etc/sympa/sympa_transport';
+    await lab.exec('sympa1', `mv ${map} ${map}.away`);
+    try {
+      const result = await runPlaybook(lab, 'playbooks/sync.yml');
+      expect(result.code, describeRun(result)).not.toBe(0);
+      expect(result.stdout, describeRun(result)).toMatch(/DEGRADED, carried forward: sympa1: sources\[0\] \(sympa\): \d+ addresses/);
+      expect(result.stdout, describeRun(result)).toMatch(/sympa1: command failed with exit code 1: cat -- '\/etc\/sympa\/sympa_transport'/);
+      for (const gateway of lab.gateways) {
+        expect(result.recap[gateway.name], describeRun(result)).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
+      }
+      expect(mismatches(await probeOnOwnGateway(sympaLists.flatMap(sympaAddresses)), () => ACCEPTED)).toEqual([]);
+    } finally {
+      await lab.exec('sympa1', `mv ${map}.away ${map}`);
+    }
   }, STEP_TIMEOUT);
 
   it('reports changed=0 on every gateway when nothing changed', async () => {
