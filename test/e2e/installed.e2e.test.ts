@@ -13,11 +13,18 @@
  * - list1 reached only through a jump host: a second sshd on gw2 where the key may
  *   only forward to list1's sshd (`restrict,port-forwarding,permitopen=`).
  *
+ * - on the control node, rcptsync and ansible-playbook run as an unprivileged user
+ *   (nobody, standing in for the docs' rcptsync account) holding the key in a home of
+ *   its own. No account is made on this machine for it: useradd and userdel replace
+ *   /etc/passwd, which detaches the private copies that running labs (this one's
+ *   list1 and gw2, and other suites') have mounted over it.
+ *
  * Then SMTP probes at RCPT time on both gateways: 250 for list addresses, 550 for unknown ones.
  *
  * Its own lab (dir, bridge rsbr2, namespaces rsin-*, 10.213.2.0/24), so it runs beside the other suites' labs.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -34,6 +41,8 @@ const COLLECTOR = 'rcptsync';
 const BASTION_USER = 'bastion';
 const BASTION_PORT = 2222;
 const DOMAINS = ['lists.example.test', 'news.example.test'];
+/** The job's user on the control node (the docs' rcptsync): an unprivileged account every Debian has. */
+const CONTROL_USER = 'nobody';
 
 let dir: string;
 let cli: PackedCli;
@@ -42,10 +51,12 @@ let lab: Lab;
 let site: string;
 let env: NodeJS.ProcessEnv;
 
-/** ansible-playbook or rcptsync as the nightly job runs them: from the inventory repository, the installed pieces on the paths. */
+/** ansible-playbook or rcptsync as the nightly job runs them: as its user, from the inventory repository, the installed pieces on the paths. */
 function operator(command: string, args: string[]) {
-  return runIn(command, args, site, env, 300_000);
+  // setpriv keeps the environment (runuser would reset HOME to nobody's /nonexistent).
+  return runIn('/usr/bin/setpriv', ['--reuid', CONTROL_USER, '--regid', 'nogroup', '--clear-groups', command, ...args], site, env, 300_000);
 }
+
 const describeRun = (result: { status: number; stdout: string; stderr: string }) =>
   `exit ${result.status}\n--- stdout (tail) ---\n${result.stdout.slice(-6000)}\n--- stderr (tail) ---\n${result.stderr.slice(-3000)}`;
 
@@ -55,6 +66,7 @@ async function reply(gateway: string, address: string): Promise<string> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rcptsync-installed-'));
+  chmodSync(dir, 0o755); // the job's user reads the installed pieces and the inventory
   cli = packAndInstallCli(join(dir, 'npm'));
   collection = buildAndInstallCollection(join(dir, 'galaxy'));
 
@@ -75,13 +87,37 @@ beforeAll(async () => {
     authorizedKeys: `restrict,port-forwarding,permitopen="${list1.address}:22",command="/usr/sbin/nologin" ${publicKey}\n`,
   });
 
+  // The job's user, its key and known_hosts (docs/production.md, step 3).
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  const ids = spawnSync('id', ['-u', CONTROL_USER], { encoding: 'utf8' }).stdout.trim();
+  const uid = Number(ids);
+  const gid = Number(spawnSync('id', ['-g', CONTROL_USER], { encoding: 'utf8' }).stdout.trim());
+  const own = (path: string, mode: number) => {
+    chownSync(path, uid, gid);
+    chmodSync(path, mode);
+  };
+  own(home, 0o750);
+  const remoteTmp = join(dir, 'remote-tmp');
+  mkdirSync(remoteTmp);
+  chmodSync(remoteTmp, 0o1777);
+  mkdirSync(join(home, '.ssh'));
+  own(join(home, '.ssh'), 0o700);
+  const key = join(home, '.ssh', 'rcptsync_ed25519');
+  copyFileSync(lab.privateKeyFile, key);
+  own(key, 0o600);
+  const state = join(dir, 'var');
+  mkdirSync(state);
+  own(state, 0o750);
+
   // The operator's inventory repository: its own directory, nothing of the checkout in it.
   site = join(dir, 'site');
   const inventory = join(site, 'inventory');
   mkdirSync(join(inventory, 'group_vars'), { recursive: true });
   mkdirSync(join(inventory, 'host_vars'), { recursive: true });
-  const knownHosts = join(site, 'known_hosts');
+  const knownHosts = join(home, '.ssh', 'known_hosts');
   writeFileSync(knownHosts, readFileSync(lab.knownHostsFile, 'utf8') + bastionKnownHost);
+  own(knownHosts, 0o644);
   const yaml = (file: string, value: unknown) => writeFileSync(join(inventory, file), stringify(value));
   yaml('hosts.yml', {
     all: {
@@ -92,7 +128,7 @@ beforeAll(async () => {
     },
   });
   yaml('group_vars/all.yml', {
-    ansible_ssh_private_key_file: lab.privateKeyFile,
+    ansible_ssh_private_key_file: key,
     ansible_python_interpreter: '/usr/bin/python3',
     rcptsync_known_hosts_file: knownHosts,
     rcptsync_rendered_dir: join(dir, 'var', 'rendered'),
@@ -116,16 +152,24 @@ beforeAll(async () => {
   }
 
   env = cleanEnv({
-    PATH: `${cli.bin}:${process.env['PATH'] ?? ''}`,
+    HOME: home,
+    USER: CONTROL_USER,
+    LOGNAME: CONTROL_USER,
+    PATH: `${cli.bin}:/usr/local/bin:/usr/bin:/bin`,
     ANSIBLE_COLLECTIONS_PATH: collection.collectionsPath,
-    ANSIBLE_SSH_CONTROL_PATH_DIR: join(dir, 'cp'),
-    ANSIBLE_LOCAL_TEMP: join(dir, 'ansible-tmp'),
+    // nobody's passwd home (/nonexistent) does not exist: Ansible's files go to the job's own home, and
+    // its remote temporary directories (~ of the login user, also on the control node for delegated
+    // tasks) to a directory of the test's (the gateways share this file system outside their own trees).
+    ANSIBLE_SSH_CONTROL_PATH_DIR: join(home, '.ansible', 'cp'),
+    ANSIBLE_LOCAL_TEMP: join(home, '.ansible', 'tmp'),
+    ANSIBLE_REMOTE_TEMP: remoteTmp,
     ANSIBLE_RETRY_FILES_ENABLED: '0',
   });
 }, 600_000);
 
 afterAll(async () => {
   await lab?.stop();
+
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
@@ -139,8 +183,9 @@ describe('the installed CLI and collection against the lab', () => {
     expect(other.stderr).toMatch(/password is required|not allowed/);
   });
 
-  it('doctor passes every check through the jump host, with the sudo rule', () => {
+  it('doctor, as the job\'s user, passes every check through the jump host, with the sudo rule', () => {
     const result = operator('rcptsync', ['doctor', '-i', 'inventory']);
+    expect(result.stdout).toMatch(/^PASS list1 key: .*rcptsync_ed25519 \(ssh-ed25519, mode 0600\)$/m);
     expect(result.stdout).toMatch(new RegExp(`^PASS list1 ssh: authenticated as ${COLLECTOR}@${lab.listServer.address}:22 via jump host ${BASTION_USER}@${lab.host('gw2').address}:${BASTION_PORT}`, 'm'));
     expect(result.stdout).toMatch(/^PASS list1 sources\[0\] \(mailman3\): sudo -n -u list mailman lists: exit 0/m);
     expect(result.stdout).not.toMatch(/^(FAIL|SKIP)/m);
@@ -153,6 +198,8 @@ describe('the installed CLI and collection against the lab', () => {
     expect(result.stderr).toContain('running playbook inside collection rcptsync.rcptsync');
     // rcptsync_command was not set: the playbook ran the installed rcptsync from PATH.
     expect(result.stdout).toMatch(/"cmd": \[\s*"rcptsync",\s*"sync",/);
+    // ... as the job's user, which owns what it wrote.
+    expect(statSync(join(dir, 'var', 'rendered', 'manifest.json')).uid).toBe(Number(spawnSync('id', ['-u', CONTROL_USER], { encoding: 'utf8' }).stdout.trim()));
     const recap = parseRecap(result.stdout);
     for (const host of ['localhost', 'gw1', 'gw2']) expect(recap[host], describeRun(result)).toMatchObject({ failed: 0, unreachable: 0 });
 
