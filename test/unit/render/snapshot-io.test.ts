@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { RcptsyncError } from '../../../src/errors.js';
 import { compareAddressKeys, normaliseAddress } from '../../../src/model/address.js';
-import { keyProblem, sortAddressKeys } from '../../../src/model/address-keys.js';
+import { checkedRunsOf, keyProblem, sortAddressKeys } from '../../../src/model/address-keys.js';
 import { readSnapshot, validateSnapshot, writeSnapshot } from '../../../src/model/snapshot-io.js';
 import { buildGatewayTables } from '../../../src/tables/gateway-tables.js';
 import type { Snapshot } from '../../../src/model/snapshot.js';
@@ -247,6 +247,16 @@ describe('buildGatewayTables', () => {
       expect(buildGatewayTables(checked)).toEqual(buildGatewayTables(copies));
     }
     expect(buildGatewayTables(fromFile)).toEqual(buildGatewayTables(fromList));
+    // What buildGatewayTables then takes unchecked: each domain's keys as one run, whether the source came sorted or not.
+    for (const read of [fromFile, fromList]) {
+      expect(read.sources[2]!.addresses).toEqual(['a@lists.example.org', 'z@lists.example.org', 'b@support.example.net', 'a@unrelayed.example.com']);
+      expect(checkedRunsOf(read.sources[2]!.addresses)).toEqual([
+        { domain: 'lists.example.org', from: 0, to: 2 },
+        { domain: 'support.example.net', from: 2, to: 3 },
+        { domain: 'unrelayed.example.com', from: 3, to: 4 },
+      ]);
+      expect(checkedRunsOf([...read.sources[2]!.addresses])).toBeUndefined();
+    }
     const checked = validateSnapshot(fixtureSnapshot());
     const list = checked.sources[2]!.addresses;
     expect(Object.isFrozen(list)).toBe(true);
@@ -261,6 +271,17 @@ describe('buildGatewayTables', () => {
       snapshot.sources[2]!.addresses = ['a@lists.example.org', bad];
       expect(() => buildGatewayTables(snapshot), bad).toThrow(RcptsyncError);
     }
+  });
+
+  test('the longest valid key (254 characters) goes into the table from a snapshot built in memory too', () => {
+    const domain = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(59)}`;
+    const longest = `xy@${domain}`;
+    expect(longest).toHaveLength(254);
+    const snapshot = fixtureSnapshot();
+    snapshot.sources[2]!.addresses = [longest];
+    snapshot.gateways[0]!.domains.push({ domain, nextHop: 'smtp:[lists2.example.org]:25', roleAddresses: false, allowEmpty: false });
+    const table = buildGatewayTables(snapshot)[0]!.domains.find((d) => d.domain === domain)!;
+    expect(table.addresses).toEqual([longest]);
   });
 });
 
