@@ -20,7 +20,7 @@ function resolvedOf(hostvars: Record<string, Record<string, unknown>>) {
 describe('loadInventory', () => {
   it('builds the typed model of the example inventory', async () => {
     const inventory = await loadInventory({ inventory: 'inventory/example', env });
-    expect(inventory.listServers.map((s) => s.name)).toEqual(['lists1', 'lists2']);
+    expect(inventory.listServers.map((s) => s.name)).toEqual(['lists1', 'lists2', 'lists3']);
     const lists1 = inventory.listServers[0]!;
     expect(lists1.ssh).toEqual({
       name: 'lists1',
@@ -36,6 +36,7 @@ describe('loadInventory', () => {
     expect(lists1.maxOutputBytes).toBe(67_108_864);
     expect(lists1.sources.map((s) => s.type)).toEqual(['mailman3', 'aliases']);
     expect(inventory.listServers[1]!.sources.map((s) => s.type)).toEqual(['mailman2', 'static']);
+    expect(inventory.listServers[2]!.sources.map((s) => s.type)).toEqual(['sympa']);
 
     expect(inventory.gateways).toEqual([
       {
@@ -51,6 +52,8 @@ describe('loadInventory', () => {
         smtputf8: false,
         domains: [
           { domain: 'announce.example.com', nextHop: 'smtp:[lists2.example.com]:25', roleAddresses: true, allowEmpty: false },
+          { domain: 'groups.example.edu', nextHop: 'smtp:[lists3.example.edu]:25', roleAddresses: true, allowEmpty: false },
+          { domain: 'lists.example.edu', nextHop: 'smtp:[lists3.example.edu]:25', roleAddresses: true, allowEmpty: false },
           { domain: 'lists.example.net', nextHop: 'smtp:[lists1.example.org]:25', roleAddresses: true, allowEmpty: true },
         ],
       },

@@ -13,9 +13,9 @@ describe('resolveInventory with the real ansible-inventory', () => {
   it('resolves the example YAML inventory directory, group_vars and host_vars included', async () => {
     const resolved = await resolveInventory({ inventory: 'inventory/example' });
     expect(resolved.inventoryPath).toMatch(/inventory\/example$/);
-    expect(resolved.groups['list_servers']!.allHosts).toEqual(['lists1', 'lists2']);
+    expect(resolved.groups['list_servers']!.allHosts).toEqual(['lists1', 'lists2', 'lists3']);
     expect(resolved.groups['mail_gateways']!.allHosts).toEqual(['mx1', 'mx2']);
-    expect(resolved.groups['all']!.allHosts).toEqual(['lists1', 'lists2', 'mx1', 'mx2']);
+    expect(resolved.groups['all']!.allHosts).toEqual(['lists1', 'lists2', 'lists3', 'mx1', 'mx2']);
     // group_vars/list_servers.yml and host_vars/lists1.yml merged; group_vars/all reaches every host.
     expect(resolved.hostvars['lists1']).toMatchObject({
       ansible_host: 'lists1.example.org',
