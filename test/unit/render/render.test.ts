@@ -174,6 +174,38 @@ describe('determinism', () => {
     }
   });
 
+  test("sources are named in the order of their host and index, whatever their labels and the snapshot's order", async () => {
+    const base = fixtureSnapshot();
+    base.sources[0]!.label = 'zeta';
+    base.sources[1]!.label = 'alpha';
+    const reversed: Snapshot = { ...base, sources: [...base.sources].reverse() };
+    const outDir = freshDir();
+    await renderTree(reversed, { outDir });
+    const named = (gateway: string): string[] =>
+      readFileSync(path.join(outDir, gateway, 'relay_recipients'), 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('# Source: '));
+    expect(named('gw1.example.net')).toEqual(['# Source: lists1 zeta', '# Source: lists2 office']);
+    expect(named('gw2.example.net')).toEqual(['# Source: lists1 zeta', '# Source: lists1 alpha']);
+  });
+
+  test("a source's held removals are named right after it, before or after it in the snapshot", async () => {
+    const held = { host: 'lists2', index: 0, type: 'static', label: 'office', addresses: ['gone@lists.example.org'], refused: 0, held: true as const };
+    for (const order of ['held first', 'held last']) {
+      const base = fixtureSnapshot();
+      const snapshot: Snapshot = { ...base, sources: order === 'held first' ? [held, ...base.sources] : [...base.sources, held] };
+      const outDir = freshDir();
+      await renderTree(snapshot, { outDir });
+      const recipients = readFileSync(path.join(outDir, 'gw1.example.net/relay_recipients'), 'utf8');
+      expect(recipients.split('\n').filter((line) => line.startsWith('# Source: ')), order).toEqual([
+        '# Source: lists1 sources[0] (mailman3)',
+        '# Source: lists2 office',
+        '# Source: lists2 office (held removals, pending review)',
+      ]);
+      expect(recipients).toContain('\ngone@lists.example.org OK\n');
+    }
+  });
+
   test('renderedTables gives plan what relay_recipients holds', () => {
     const tables = renderedTables(fixtureSnapshot());
     expect([...tables.keys()]).toEqual(['gw1.example.net', 'gw2.example.net']);
@@ -251,6 +283,27 @@ describe('custom templates', () => {
     expect(readFileSync(path.join(outDir, 'gw2.example.net/transport'), 'utf8')).toBe(
       '# my header for gw2.example.net\nsupport.example.net relay:[lists1.example.org]\nxn--bcher-kva.example smtp:[lists1.example.org]:25\n',
     );
+    expect(await checkTree(outDir)).toMatchObject({ ok: true });
+  });
+
+  test('a template may reorder the addresses it writes itself: the last domain first, the others after', async () => {
+    const lines = '{{#each addresses}}\n{{this}} OK\n{{/each}}\n';
+    const dir = templatesDir({
+      'relay_recipients.hbs': `{{#each domains}}\n{{#if @last}}\n${lines}{{/if}}\n{{/each}}\n{{#each domains}}\n{{#unless @last}}\n${lines}{{/unless}}\n{{/each}}\n`,
+    });
+    const outDir = freshDir();
+    await renderTree(fixtureSnapshot(), { outDir, templatesDir: dir });
+    const reference = freshDir();
+    await renderTree(fixtureSnapshot(), { outDir: reference });
+    for (const gateway of ['gw1.example.net', 'gw2.example.net']) {
+      const keys = (dir: string): string[] =>
+        readFileSync(path.join(dir, gateway, 'relay_recipients'), 'utf8')
+          .split('\n')
+          .filter((line) => line !== '' && !line.startsWith('#'));
+      const written = keys(outDir);
+      expect(written).not.toEqual(keys(reference));
+      expect([...written].sort()).toEqual([...keys(reference)].sort());
+    }
     expect(await checkTree(outDir)).toMatchObject({ ok: true });
   });
 
