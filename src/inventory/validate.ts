@@ -12,6 +12,7 @@ import { checkGroupVariables } from './groups.js';
 import { PositionFinder, displayPath, type VarPath } from './positions.js';
 import { isRecord, type ResolvedInventory } from './resolve.js';
 import { loadSchemas, SOURCE_TYPES, type Schemas } from './schemas.js';
+import { SYMPA_DEFAULTS } from '../sources/sympa.js';
 
 export const DEFAULT_LIST_GROUP = 'list_servers';
 export const DEFAULT_GATEWAY_GROUP = 'mail_gateways';
@@ -196,12 +197,25 @@ function checkSources(sources: unknown, report: Report): void {
         if (!result.ok) report(at(key, i), `invalid address "${printable(address)}": ${result.reason}`);
       });
     }
+    if (source['type'] === 'sympa') checkSympaLocalParts(source, at, report);
     const min = source['min_uid'];
     const max = source['max_uid'];
     if (typeof min === 'number' && typeof max === 'number' && min > max) {
       report(at('min_uid'), `min_uid ${min} is greater than max_uid ${max}`);
     }
   });
+}
+
+/** The sympa.conf local parts (and suffix) of a sympa source must make valid site addresses. */
+function checkSympaLocalParts(source: Record<string, unknown>, at: (...rest: (string | number)[]) => VarPath, report: Report): void {
+  const email = typeof source['email'] === 'string' ? source['email'] : SYMPA_DEFAULTS.email;
+  for (const key of ['email', 'listmaster_email', 'return_path_suffix', 'bounce_email_prefix'] as const) {
+    const value = source[key];
+    if (typeof value !== 'string' || value === '') continue; // the schema reports an empty one
+    const address = `${key === 'return_path_suffix' ? email + value : value}@example.org`;
+    const result = normaliseAddress(address);
+    if (!result.ok) report(at(key), `gives an invalid address "${printable(address.slice(0, -'@example.org'.length))}@...": ${result.reason}`);
+  }
 }
 
 /** Relayed domains are valid and unique after IDN normalisation; settings name relayed domains. */

@@ -156,6 +156,8 @@ describe('validation rules', () => {
       { type: 'static', addresses: ['@lists.example.org', 'ok@lists.example.org'] },
       { type: 'mailman3', from: 'lists', site_addresses: ['noreply@lists.example.org'], timeout: 0 },
       { name: 'no type' },
+      { type: 'sympa', from: 'aliases', domains: ['lists.example.org', 'bad_domain'], email: 'lists', return_path_suffix: ' owner', listmaster_email: '' },
+      { type: 'sympa', from: 'sympa_transport', bounce_email_prefix: '@bounce' },
     ];
     const problems = problemsOf({ lists1: { rcptsync_sources: sources }, mx1: goodGateway });
     expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
@@ -169,6 +171,11 @@ describe('validation rules', () => {
       'rcptsync_sources[7].addresses[0]: invalid address "@lists.example.org": catch-all or leading "@" is never accepted',
       'rcptsync_sources[8].timeout: must be > 0',
       'rcptsync_sources[9].type: required key "type" is missing',
+      'rcptsync_sources[10].domains[1]: invalid domain: domain "bad_domain" has no dot',
+      'rcptsync_sources[10].listmaster_email: must not be an empty string',
+      'rcptsync_sources[10].return_path_suffix: gives an invalid address "lists owner@...": contains whitespace or control characters',
+      'rcptsync_sources[11].bounce_email_prefix: gives an invalid address "@bounce@...": catch-all or leading "@" is never accepted',
+      'rcptsync_sources[11].from: invalid value "sympa_transport"; one of: transport, aliases',
     ]);
   });
 
