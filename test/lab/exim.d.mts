@@ -3,8 +3,6 @@
  * mount points. Returns the unpacked root. @param {(message: string) => void} [log]
  */
 export function ensureExim(log?: (message: string) => void): Promise<string>;
-/** The Exim version of the unpacked binary, e.g. "4.96". @param {string} root */
-export function eximVersion(root: string): Promise<string>;
 /** Shell for the namespace holder: the unpacked /usr over the real one, read-only. @param {string} root */
 export function eximOverlayCommand(root: string): string;
 /**

@@ -56,12 +56,6 @@ export async function ensureExim(log = () => {}) {
   return root;
 }
 
-/** The Exim version of the unpacked binary, e.g. "4.96". @param {string} root */
-export async function eximVersion(root) {
-  const { stdout } = await run(join(root, 'usr/sbin/exim4'), ['--version'], { check: false });
-  return /Exim version (\S+)/.exec(stdout)?.[1] ?? 'unknown';
-}
-
 /** Shell for the namespace holder: the unpacked /usr over the real one, read-only. @param {string} root */
 export function eximOverlayCommand(root) {
   return `mount -t overlay rcptsync-exim -o 'lowerdir=${join(root, 'usr')}:/usr' /usr`;
