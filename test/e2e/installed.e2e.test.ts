@@ -24,7 +24,7 @@
  * Its own lab (dir, bridge rsbr2, namespaces rsin-*, 10.213.2.0/24), so it runs beside the other suites' labs.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -80,12 +80,6 @@ beforeAll(async () => {
   });
   const list1 = lab.listServer;
   const gw2 = lab.host('gw2');
-  // The bastion's key line of docs/production.md: forwarding to list1's sshd only, no command, no shell.
-  const publicKey = readFileSync(`${lab.privateKeyFile}.pub`, 'utf8').trim();
-  const bastionKnownHost = await lab.startBastion('gw2', {
-    port: BASTION_PORT,
-    authorizedKeys: `restrict,port-forwarding,permitopen="${list1.address}:22",command="/usr/sbin/nologin" ${publicKey}\n`,
-  });
 
   // The job's user, its key and known_hosts (docs/production.md, step 3).
   const home = join(dir, 'home');
@@ -103,9 +97,17 @@ beforeAll(async () => {
   chmodSync(remoteTmp, 0o1777);
   mkdirSync(join(home, '.ssh'));
   own(join(home, '.ssh'), 0o700);
+  // The job's own key, made by the job's user without a passphrase, authorized on the lab's hosts.
   const key = join(home, '.ssh', 'rcptsync_ed25519');
-  copyFileSync(lab.privateKeyFile, key);
-  own(key, 0o600);
+  const keygen = spawnSync('/usr/bin/setpriv', ['--reuid', CONTROL_USER, '--regid', 'nogroup', '--clear-groups', 'ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'rcptsync@control', '-f', key], { encoding: 'utf8' });
+  if (keygen.status !== 0) throw new Error(`ssh-keygen as ${CONTROL_USER}: ${keygen.stderr}`);
+  const publicKey = readFileSync(`${key}.pub`, 'utf8').trim();
+  appendFileSync(join(lab.controlDir, 'authorized_keys'), `${publicKey}\n`);
+  // The bastion's key line of docs/production.md: forwarding to list1's sshd only, no command, no shell.
+  await lab.startBastion('gw2', {
+    port: BASTION_PORT,
+    authorizedKeys: `restrict,port-forwarding,permitopen="${list1.address}:22",command="/usr/sbin/nologin" ${publicKey}\n`,
+  });
   const state = join(dir, 'var');
   mkdirSync(state);
   own(state, 0o750);
@@ -115,8 +117,19 @@ beforeAll(async () => {
   const inventory = join(site, 'inventory');
   mkdirSync(join(inventory, 'group_vars'), { recursive: true });
   mkdirSync(join(inventory, 'host_vars'), { recursive: true });
+  // Host keys by ssh-keyscan, checked against the keys the lab generated (the out-of-band check).
   const knownHosts = join(home, '.ssh', 'known_hosts');
-  writeFileSync(knownHosts, readFileSync(lab.knownHostsFile, 'utf8') + bastionKnownHost);
+  const scan = (...args: string[]) => {
+    const result = spawnSync('ssh-keyscan', ['-T', '5', '-t', 'ed25519', ...args], { encoding: 'utf8' });
+    return result.stdout.split('\n').filter((line) => line && !line.startsWith('#'));
+  };
+  const scanned = [...scan(list1.address, ...lab.gateways.map((gateway) => gateway.address)), ...scan('-p', String(BASTION_PORT), gw2.address)];
+  const labKeys = readFileSync(lab.knownHostsFile, 'utf8').trim().split('\n');
+  const gw2Key = labKeys.find((line) => line.startsWith(`${gw2.address} `))!.split(' ').slice(1).join(' ');
+  if ([...scanned].sort().join('\n') !== [...labKeys, `[${gw2.address}]:${BASTION_PORT} ${gw2Key}`].sort().join('\n')) {
+    throw new Error(`ssh-keyscan found other host keys than the lab made:\n${scanned.join('\n')}`);
+  }
+  writeFileSync(knownHosts, `${scanned.join('\n')}\n`);
   own(knownHosts, 0o644);
   const yaml = (file: string, value: unknown) => writeFileSync(join(inventory, file), stringify(value));
   yaml('hosts.yml', {
