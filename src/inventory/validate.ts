@@ -7,6 +7,7 @@
 import type { ErrorObject } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { DomainCache, normaliseAddress, normaliseDomain, printable } from '../model/address.js';
+import { eximRouteData } from '../model/next-hop.js';
 import { checkConnection } from './connection.js';
 import { checkGroupVariables } from './groups.js';
 import { PositionFinder, displayPath, type VarPath } from './positions.js';
@@ -238,6 +239,12 @@ function checkGateway(vars: Record<string, unknown>, report: Report): void {
         continue;
       }
       relayed.set(result.domain, raw);
+      // An Exim gateway's next hop must have a manualroute form (render/exim.ts); say so at validate, not only at render.
+      const nextHop = relay[raw];
+      if (vars['rcptsync_mta'] === 'exim' && typeof nextHop === 'string') {
+        const route = eximRouteData(nextHop);
+        if (!route.ok) report(['rcptsync_relay_domains', raw], route.message);
+      }
     }
   }
   const settings = vars['rcptsync_domain_settings'];

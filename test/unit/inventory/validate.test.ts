@@ -202,6 +202,23 @@ describe('validation rules', () => {
     ]);
   });
 
+  it('checks rcptsync_mta, and that an Exim gateway\'s next hops have a manualroute form (issue 11)', () => {
+    const problems = problemsOf({
+      lists1: goodList,
+      mx1: { rcptsync_mta: 'sendmail', rcptsync_relay_domains: { 'lists.example.org': 'smtp:[lists1.example.org]:25' } },
+      mx2: {
+        rcptsync_mta: 'exim',
+        rcptsync_relay_domains: { 'lists.example.org': 'lmtp:[lists1.example.org]:24', 'news.example.org': 'smtp:[10.0.0.5]:2525' },
+      },
+      // The same next hop is fine on a Postfix gateway.
+      mx3: { rcptsync_relay_domains: { 'lists.example.org': 'lmtp:[lists1.example.org]:24' } },
+    });
+    expect(problems.map((p) => `${p.host}: ${p.path}: ${p.message}`)).toEqual([
+      'mx1: rcptsync_mta: invalid value "sendmail"; one of: postfix, exim',
+      'mx2: rcptsync_relay_domains["lists.example.org"]: next hop "lmtp:[lists1.example.org]:24" has a transport Exim gateways do not map; an Exim gateway takes smtp:[host]:port, smtp:[host] or smtp:host (relay: works as smtp:)',
+    ]);
+  });
+
   it('allows two gateways to relay one domain with different next hops', () => {
     const problems = problemsOf({
       lists1: goodList,
