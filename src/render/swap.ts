@@ -158,8 +158,9 @@ export function acquireRenderLock(outDir: string): RenderLock {
     }
     const [pidText, started] = holder.split(' ');
     const pid = Number(pidText);
-    const current = Number.isSafeInteger(pid) && pid > 0 && isAlive(pid) ? processStartTime(pid) : undefined;
-    const live = Number.isSafeInteger(pid) && pid > 0 && isAlive(pid) && (started === '-' || current === undefined || current === started);
+    const alive = Number.isSafeInteger(pid) && pid > 0 && isAlive(pid);
+    const current = alive ? processStartTime(pid) : undefined;
+    const live = alive && (started === '-' || current === undefined || current === started);
     if (live) {
       throw new RcptsyncError(`another rcptsync (pid ${pid}) is rendering ${paths.outDir}: it holds ${file}; if no such process runs, remove that file`, ExitCode.runtime);
     }
