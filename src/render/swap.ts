@@ -167,7 +167,7 @@ export function acquireRenderLock(outDir: string): RenderLock {
     // Stale: moved aside (one process wins the rename), then the next attempt creates ours.
     try {
       renameSync(file, `${file}.stale-${token}`);
-      rmSync(`${file}.stale-${token}`, { force: true });
+      rmSync(`${file}.stale-${token}`);
     } catch {
       // Someone else took it over first; try again.
     }
@@ -188,7 +188,7 @@ export function assertReplaceable(outDir: string): void {
   try {
     format = (JSON.parse(readFileSync(path.join(resolved, MANIFEST_FILE), 'utf8')) as { format?: unknown }).format;
   } catch {
-    format = undefined;
+    // No manifest, or not JSON: format stays undefined.
   }
   if (format !== MANIFEST_FORMAT) {
     throw new RcptsyncError(

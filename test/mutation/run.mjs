@@ -37,6 +37,8 @@ const MODULES = [
   // The renderer's checks: every line of a rendered file, the table helper, the U-label check,
   // the empty-domain rule, and what a custom relay_recipients template may write.
   { file: 'src/render/output.ts' },
+  // Replacing the rendered tree: the two renames, the recovery of a killed run, the render lock.
+  { file: 'src/render/swap.ts' },
   {
     file: 'src/render/templates.ts',
     ranges: [
