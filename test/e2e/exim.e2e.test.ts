@@ -243,6 +243,17 @@ describe('sync.yml on a mixed fleet: real Postfix and real Exim from one Mailman
     expect(result.status, result.stderr).toBe(0);
   }, STEP_TIMEOUT);
 
+  it('the burn-in switch defers unknown recipients with 450, verify.yml expects it, and switching back restores 550', async () => {
+    const soft = await runPlaybook(lab, 'playbooks/sync.yml', ['-e', 'exim_relay_gateway_soft_reject=true', '-e', 'rcptsync_verify_after_sync=true']);
+    expectSuccess(soft);
+    expect(soft.stdout, describeRun(soft)).toMatch(/gw2: \d+ probes answered as expected/);
+    expect(oneLine((await probeRecipients(exim().address, ['nosuchlist@news.example.test']))[0]!.text)).toBe('450 4.1.1 <nosuchlist@news.example.test>: unknown user');
+    expect(mismatches(await probeOnOwnGateway(validAddresses(lists)), accepted)).toEqual([]);
+    const hard = await runPlaybook(lab, 'playbooks/sync.yml');
+    expectSuccess(hard);
+    expect(oneLine((await probeRecipients(exim().address, ['nosuchlist@news.example.test']))[0]!.text)).toBe(eximUnknown('nosuchlist@news.example.test'));
+  }, STEP_TIMEOUT);
+
   it('an unreachable list server leaves the Exim gateway untouched and every address accepted', async () => {
     const before = eximFingerprint();
     await lab.stopSsh('list1');
