@@ -1,0 +1,1 @@
+../../roles/postfix_relay_gateway/library/postfix_relay_gateway_current.py
