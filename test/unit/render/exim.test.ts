@@ -3,6 +3,7 @@
  * files for them, beside Postfix tables for the others, with the same guarantees:
  * byte-identical output, manifest with sha256 and counts, golden files.
  */
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -137,6 +138,27 @@ describe('a mixed fleet', () => {
     const bad = JSON.parse(JSON.stringify(mixedFleet()));
     bad.gateways[1].mta = 'sendmail';
     expect(() => validateSnapshot(bad)).toThrow(/gateways\[1\]\.mta: must be "postfix" or "exim"/);
+  });
+
+  test("the role's manifest check (check_rendered.py, run by both roles) accepts the Exim tree and refuses a catch-all in it", async () => {
+    const script = path.resolve(import.meta.dirname, '../../../roles/postfix_relay_gateway/files/check_rendered.py');
+    const outDir = fresh();
+    await renderTree(mixedFleet(), { outDir });
+    const check = () => {
+      const result = spawnSync('python3', [script, outDir, 'gw2.example.net', '1', 'recipients', 'relay_domains', 'routes'], { encoding: 'utf8' });
+      expect(result.status, result.stderr).toBe(0);
+      return JSON.parse(result.stdout) as { errors: string[]; mta: string; domains: string[]; tables: Record<string, { entries: number }> };
+    };
+    const good = check();
+    expect(good).toMatchObject({ errors: [], mta: 'exim', domains: ['support.example.net', 'xn--bcher-kva.example'] });
+    expect(good.tables['recipients']!.entries).toBe(14);
+    // The Postfix role's own call names relay_recipients: an Exim tree is refused there.
+    const asPostfix = spawnSync('python3', [script, outDir, 'gw2.example.net', '1', 'relay_recipients', 'relay_domains', 'transport'], { encoding: 'utf8' });
+    expect(JSON.parse(asPostfix.stdout).errors.join('\n')).toContain('gateway gw2.example.net has no relay_recipients');
+    writeFileSync(path.join(outDir, 'gw2.example.net/recipients'), '@support.example.net OK\n', { flag: 'a' });
+    const errors = check().errors.join('\n');
+    expect(errors).toMatch(/recipients: sha256 \S+ differs from the manifest/);
+    expect(errors).toMatch(/recipients:\d+: @support\.example\.net: catch-all entry; it would accept every recipient of its domain/);
   });
 
   test('the rendered tree matches test/fixtures/render/golden-exim', async () => {
