@@ -506,5 +506,16 @@ try {
 } finally {
   if (sshds) await sshds.stopAll();
   if (keep) console.log(`kept the lab in ${LAB_DIR} (stop it with stopLab('${LAB_DIR}', ${JSON.stringify(NETWORK)}))`);
-  else if (lab) await lab.stop();
+  else if (lab) {
+    await lab.stop();
+    // Ansible's SSH control masters (ControlPersist) of this lab's gateways outlive the playbook: end them too.
+    for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (argv.startsWith('ssh: ') && argv.includes(`${LAB_DIR}/control/cp/`)) process.kill(Number(pid), 'SIGTERM');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
 }
