@@ -154,7 +154,7 @@ function changeLists(hostIndexes, tag) {
   for (const h of hostIndexes) {
     const host = hosts[h];
     const remove = Math.floor(perHost / 2);
-    // Spread over the host's domains: every 10th list from the start.
+    // Spread over the host's domains: every 7th list from the start.
     const gone = new Set();
     for (let i = 0; gone.size < remove && i < host.lists.length; i += 7) gone.add(host.lists[i]);
     host.lists = host.lists.filter((list) => !gone.has(list));
