@@ -206,6 +206,14 @@ describe('determinism', () => {
     }
   });
 
+  test('a Postfix gateway takes any transport(5) next hop, also one that has no Exim form', async () => {
+    const snapshot = fixtureSnapshot();
+    snapshot.gateways[1]!.domains[0]!.nextHop = 'lmtp:unix:private/dovecot-lmtp';
+    const outDir = freshDir();
+    await renderTree(snapshot, { outDir });
+    expect(readFileSync(path.join(outDir, 'gw2.example.net/transport'), 'utf8')).toContain('\nsupport.example.net lmtp:unix:private/dovecot-lmtp\n');
+  });
+
   test('renderedTables gives plan what relay_recipients holds', () => {
     const tables = renderedTables(fixtureSnapshot());
     expect([...tables.keys()]).toEqual(['gw1.example.net', 'gw2.example.net']);
