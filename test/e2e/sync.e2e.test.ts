@@ -87,7 +87,9 @@ function fingerprint(gateway: string): { files: Record<string, string>; reloads:
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.isFile()) {
+      // The role's own note of what its last complete run left (the next run's cheap
+      // check) is bookkeeping: a run that changes nothing Postfix reads may rewrite it.
+      else if (entry.isFile() && entry.name !== '.rcptsync-fingerprint') {
         files[path.slice(root.length)] = `${sha256(path)} ${statSync(path).mtimeMs}`;
       }
     }

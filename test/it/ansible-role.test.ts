@@ -219,6 +219,34 @@ describe('postfix_relay_gateway on a real Postfix', () => {
     expect(verify.out).toMatch(/announce-bounces\+user=example\.org@lists\.example\.test -> 250/);
   }, 240_000);
 
+  it('on a gateway with nothing to do, skips the role after its cheap check and still runs the site\'s tasks after the role', () => {
+    // A site playbook with its own task after our role: the shortcut must end our
+    // role only, not the host's play (as meta: end_host would).
+    const site = join(root, 'site.yml');
+    writeFileSync(
+      site,
+      [
+        '- hosts: mail_gateways',
+        '  gather_facts: false',
+        '  roles:',
+        `    - role: ${join(REPO, 'roles', 'postfix_relay_gateway')}`,
+        '  tasks:',
+        '    - name: The site task after the role',
+        '      ansible.builtin.debug:',
+        '        msg: site task ran',
+        '',
+      ].join('\n'),
+    );
+    const result = run('ansible-playbook', ['-i', join(root, 'inventory.ini'), site]);
+    expect(result.status, result.out).toBe(0);
+    expect(result.out).toMatch(/TASK \[\S*postfix_relay_gateway : Current \| the gateway is as the last complete run left it\]/);
+    // The rest of the role is there (a static import, for --list-tasks and --tags) but skipped.
+    expect(result.out).toMatch(/TASK \[\S*postfix_relay_gateway : Validate \| inspect the gateway's Postfix\] \**\nskipping: \[gw1\]/);
+    expect(result.out, 'the role body ran although nothing changed').not.toMatch(/TASK \[\S*postfix_relay_gateway : (Validate|Maps|Main\.cf|Checks) [^\n]*\n(ok|changed):/);
+    expect(result.out).toMatch(/"msg": "site task ran"/);
+    expect(result.out).toMatch(new RegExp(`${GATEWAY} +: ok=\\d+ +changed=0 `));
+  }, 240_000);
+
   it('refuses a rendered file that no longer matches the manifest and leaves the table alone', () => {
     const published = readFileSync(join(mapDir, 'relay_recipients'));
     const tampered = join(rendered, GATEWAY, 'relay_recipients');
