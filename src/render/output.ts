@@ -6,6 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { ExitCode, RcptsyncError } from '../errors.js';
+import { printable } from '../model/address.js';
 import { splitOnTables, type PendingTable } from './templates.js';
 
 export interface FileFigures {
@@ -192,8 +193,12 @@ function scanTableText(text: string, from: number, refuseCatchAll: boolean, fail
         if (text.slice(i, end).trim() !== '') fail('a line starts with whitespace, which continues the previous entry in a Postfix table');
       } else if (first !== 35) {
         if (refuseCatchAll && first === 64) fail('a line starts with "@": a catch-all never goes into relay_recipients');
+        const key = firstToken(text, i, end);
+        // postmap only warns about a key alone ("expected format: key whitespace value"),
+        // exits 0 and leaves it out: the address would get 550 while we count it in.
+        if (!hasValue(text, i + key.length, end)) fail(`the entry "${printable(key)}" has no value (postmap would leave it out of the table)`);
         count++;
-        if (keys) keys.add(firstToken(text, i, end));
+        if (keys) keys.add(key);
       }
     }
     i = end + 1;
@@ -206,6 +211,12 @@ function firstToken(text: string, from: number, end: number): string {
   let i = from;
   while (i < end && !isBlank(text.charCodeAt(i))) i++;
   return text.slice(from, i);
+}
+
+/** True when a non-blank character follows the key before the end of its line. */
+function hasValue(text: string, from: number, end: number): boolean {
+  for (let i = from; i < end; i++) if (!isBlank(text.charCodeAt(i))) return true;
+  return false;
 }
 
 /** Whitespace as Python's bytes.strip() sees it (the Ansible role counts with that), LF aside. */

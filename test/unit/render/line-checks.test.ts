@@ -88,6 +88,18 @@ describe('each line check, reached on its own', () => {
     expect(refusal(' x.example OK\n', [], { refuseCatchAll: false })).toBe(WHITESPACE);
   });
 
+  test('an entry line with a key and no value, which postmap leaves out of the table with only a warning', () => {
+    for (const line of ['b@x.example', 'b@x.example ', 'b@x.example\t \u000b']) {
+      expect(refusal(`a@x.example OK\n${line}\n`), JSON.stringify(line)).toBe('template test.hbs: the entry "b@x.example" has no value (postmap would leave it out of the table)');
+    }
+    // At the very end of the file (no final newline), after a table, and in relay_domains too.
+    expect(refusal('a@x.example OK\nb@x.example')).toMatch(/the entry "b@x\.example" has no value/);
+    expect(refusal(`${marker(0)}\nb@x.example\n`, [table(['a@x.example'])])).toMatch(/the entry "b@x\.example" has no value/);
+    expect(refusal('x.example\n', [], { refuseCatchAll: false })).toMatch(/the entry "x\.example" has no value/);
+    // A key needs only one character of value after any whitespace.
+    expect(write('a@x.example \t x\n').figures.entries).toBe(1);
+  });
+
   test('a file that starts with an empty line is checked from its second line on', () => {
     expect(refusal('\n@x.example OK\n')).toBe(CATCH_ALL);
     expect(refusal('\n b@x.example OK\n')).toBe(WHITESPACE);
