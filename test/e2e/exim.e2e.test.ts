@@ -14,10 +14,11 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALIAS_KEYS, ALIASES_DOMAIN, INITIAL_LISTS, REPO_ROOT, mailman3Addresses, startLab, type Lab } from '../lab/lab.mjs';
+import { INITIAL_LISTS, REPO_ROOT, mailman3Addresses, startLab, type Lab } from '../lab/lab.mjs';
 import { EXIM_SITE_DOMAIN } from '../lab/exim.mjs';
 import { describeRun, runPlaybook, type PlaybookRun } from '../lab/ansible.mjs';
-import { probeRecipients, type RcptReply } from '../lab/smtp-probe.mjs';
+import { probeRecipients } from '../lab/smtp-probe.mjs';
+import { domainOf, mismatches, probeOnOwnGateway, validAddresses } from '../helpers/gateway-probes.js';
 
 const STEP_TIMEOUT = 600_000;
 const POSTFIX_ACCEPTED = '250 2.1.5 Ok';
@@ -45,33 +46,8 @@ afterAll(async () => {
   await lab?.stop();
 }, 60_000);
 
-const mixedCase = (address: string) => address.replace(/(^|[.@-])([a-z])/g, (_, separator: string, letter: string) => separator + letter.toUpperCase());
-const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 const exim = () => lab.host('gw2');
 const postfix = () => lab.host('gw1');
-
-function validAddresses(lists: string[]): string[] {
-  const domains = [...new Set(lists.map(domainOf))];
-  return [
-    ...lists.flatMap((list) => mailman3Addresses(list)),
-    ...lists.map((list) => list.replace('@', '-bounces+someone=example.org@')),
-    ...lists.map((list) => list.replace('@', '-confirm+0123456789abcdef@')),
-    ...lists.map(mixedCase),
-    ...lists.map((list) => list.replace('@', '-owner@').toUpperCase()),
-    ...domains.flatMap((domain) => [`postmaster@${domain}`, `abuse@${domain}`]),
-    ...ALIAS_KEYS.map((key) => `${key}@${ALIASES_DOMAIN}`),
-  ];
-}
-
-/** Each address probed on the gateway that relays its domain, in small batches. */
-async function probeOnOwnGateway(addresses: string[]): Promise<RcptReply[]> {
-  const replies: RcptReply[] = [];
-  for (const gateway of lab.gateways) {
-    const mine = addresses.filter((address) => gateway.domains.includes(domainOf(address)));
-    for (let i = 0; i < mine.length; i += 8) replies.push(...(await probeRecipients(gateway.address, mine.slice(i, i + 8))));
-  }
-  return replies;
-}
 
 /** The answer each kind of gateway gives. */
 const accepted = (address: string) => (exim().domains.includes(domainOf(address)) ? EXIM_ACCEPTED : POSTFIX_ACCEPTED);
@@ -83,9 +59,6 @@ const unknown = (address: string) => (exim().domains.includes(domainOf(address))
  */
 const oneLine = (text: string) => text.replace(/^(\d{3})-/, '$1 ').replace(/\n\d{3}[ -](?:\d\.\d{1,3}\.\d{1,3} )?/g, ' ');
 
-function mismatches(replies: RcptReply[], expected: (address: string) => string): string[] {
-  return replies.filter((reply) => oneLine(reply.text) !== expected(reply.address)).map((reply) => `${reply.address}: ${reply.text}`);
-}
 
 function expectSuccess(result: PlaybookRun) {
   expect(result.code, describeRun(result)).toBe(0);
@@ -155,10 +128,10 @@ describe('sync.yml on a mixed fleet: real Postfix and real Exim from one Mailman
 
   it('accepts every list address, its 8 sub-addresses, VERP and confirm forms, mixed case, postmaster@ and abuse@ on both kinds', async () => {
     const addresses = validAddresses(lists);
-    const replies = await probeOnOwnGateway(addresses);
+    const replies = await probeOnOwnGateway(lab.gateways, addresses);
     expect(replies).toHaveLength(addresses.length);
     expect(replies.filter((r) => domainOf(r.address) === 'news.example.test').length).toBeGreaterThan(20);
-    expect(mismatches(replies, accepted)).toEqual([]);
+    expect(mismatches(replies, accepted, oneLine)).toEqual([]);
   }, STEP_TIMEOUT);
 
   it("rejects unknown recipients with each MTA's 550, another gateway's domain as relay denied, and leaves the Exim site's own domain alone", async () => {
@@ -169,12 +142,12 @@ describe('sync.yml on a mixed fleet: real Postfix and real Exim from one Mailman
       'nosuch-bounces+someone=example.org@news.example.test',
       'weekly-admin@news.example.test',
     ];
-    expect(mismatches(await probeOnOwnGateway(unknowns), unknown)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, unknowns), unknown, oneLine)).toEqual([]);
     expect((await probeRecipients(exim().address, ['announce@lists.example.test', 'someone@example.com'])).map((r) => r.text)).toEqual([
       EXIM_RELAY_DENIED,
       EXIM_RELAY_DENIED,
     ]);
-    expect(mismatches(await probeRecipients(postfix().address, ['alerts@news.example.test']), postfixRelayDenied)).toEqual([]);
+    expect(mismatches(await probeRecipients(postfix().address, ['alerts@news.example.test']), postfixRelayDenied, oneLine)).toEqual([]);
     // The site's domain: still relayed through its hubbed_hosts, any local part, as before rcptsync.
     const site = await probeRecipients(exim().address, [`anyone@${EXIM_SITE_DOMAIN}`, `nosuchlist@${EXIM_SITE_DOMAIN}`]);
     expect(site.map((r) => r.text)).toEqual([EXIM_ACCEPTED, EXIM_ACCEPTED]);
@@ -197,7 +170,7 @@ describe('sync.yml on a mixed fleet: real Postfix and real Exim from one Mailman
     const removed = 'weekly@news.example.test';
     await lab.mailman(['create', created]);
     await lab.mailman(['remove', removed]);
-    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(created)), unknown)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, mailman3Addresses(created)), unknown, oneLine)).toEqual([]);
     const pid = daemonPid();
     const before = eximFingerprint();
 
@@ -205,9 +178,9 @@ describe('sync.yml on a mixed fleet: real Postfix and real Exim from one Mailman
     expectSuccess(result);
     lists = [...lists.filter((list) => list !== removed), created];
 
-    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(created)), accepted)).toEqual([]);
-    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(removed)), unknown)).toEqual([]);
-    expect(mismatches(await probeOnOwnGateway(validAddresses(lists)), accepted)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, mailman3Addresses(created)), accepted, oneLine)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, mailman3Addresses(removed)), unknown, oneLine)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, validAddresses(lists)), accepted, oneLine)).toEqual([]);
     // Only the recipients file changed: no configuration change, no signal, the same daemon.
     const after = eximFingerprint();
     expect(after.sighups).toBe(before.sighups);
@@ -248,7 +221,7 @@ describe('sync.yml on a mixed fleet: real Postfix and real Exim from one Mailman
     expectSuccess(soft);
     expect(soft.stdout, describeRun(soft)).toMatch(/gw2: \d+ probes answered as expected/);
     expect(oneLine((await probeRecipients(exim().address, ['nosuchlist@news.example.test']))[0]!.text)).toBe('450 4.1.1 <nosuchlist@news.example.test>: unknown user');
-    expect(mismatches(await probeOnOwnGateway(validAddresses(lists)), accepted)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, validAddresses(lists)), accepted, oneLine)).toEqual([]);
     const hard = await runPlaybook(lab, 'playbooks/sync.yml');
     expectSuccess(hard);
     expect(oneLine((await probeRecipients(exim().address, ['nosuchlist@news.example.test']))[0]!.text)).toBe(eximUnknown('nosuchlist@news.example.test'));
@@ -263,7 +236,7 @@ describe('sync.yml on a mixed fleet: real Postfix and real Exim from one Mailman
       expect(result.stdout, describeRun(result)).toMatch(/DEGRADED, carried forward: list1: sources\[0\] \(mailman3\)/);
       expect(result.recap['gw2'], describeRun(result)).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
       expect(eximFingerprint()).toEqual(before);
-      expect(mismatches(await probeOnOwnGateway(validAddresses(lists)), accepted)).toEqual([]);
+      expect(mismatches(await probeOnOwnGateway(lab.gateways, validAddresses(lists)), accepted, oneLine)).toEqual([]);
     } finally {
       await lab.startSsh('list1');
     }

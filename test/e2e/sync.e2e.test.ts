@@ -13,9 +13,10 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, statSync } from '
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALIAS_KEYS, ALIASES_DOMAIN, INITIAL_LISTS, REPO_ROOT, mailman3Addresses, startLab, type Lab } from '../lab/lab.mjs';
+import { INITIAL_LISTS, REPO_ROOT, mailman3Addresses, startLab, type Lab } from '../lab/lab.mjs';
 import { describeRun, runPlaybook, type PlaybookRun } from '../lab/ansible.mjs';
-import { probeRecipients, type RcptReply } from '../lab/smtp-probe.mjs';
+import { probeRecipients } from '../lab/smtp-probe.mjs';
+import { domainOf, mismatches, probeOnOwnGateway, validAddresses } from '../helpers/gateway-probes.js';
 
 // Generous: a playbook run that takes seconds on an idle machine took minutes on a busy one.
 const STEP_TIMEOUT = 600_000;
@@ -35,40 +36,7 @@ afterAll(async () => {
   await lab?.stop();
 }, 60_000);
 
-/** `Announce@Lists.Example.Test` */
-const mixedCase = (address: string) => address.replace(/(^|[.@-])([a-z])/g, (_, separator: string, letter: string) => separator + letter.toUpperCase());
-const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
-/** Every address that must be accepted for these lists, with the role and alias addresses. */
-function validAddresses(lists: string[]): string[] {
-  const domains = [...new Set(lists.map(domainOf))];
-  return [
-    ...lists.flatMap((list) => mailman3Addresses(list)),
-    // VERP bounces and confirmations carry a +extension (recipient_delimiter = +).
-    ...lists.map((list) => list.replace('@', '-bounces+someone=example.org@')),
-    ...lists.map((list) => list.replace('@', '-confirm+0123456789abcdef@')),
-    // Postfix lookups are case-insensitive, and senders do write addresses this way.
-    ...lists.map(mixedCase),
-    ...lists.map((list) => list.replace('@', '-owner@').toUpperCase()),
-    ...domains.flatMap((domain) => [`postmaster@${domain}`, `abuse@${domain}`]),
-    ...ALIAS_KEYS.map((key) => `${key}@${ALIASES_DOMAIN}`),
-  ];
-}
-
-/** Probes each address on the gateway that relays its domain; small batches keep Postfix's error limits out of the way. */
-async function probeOnOwnGateway(addresses: string[]): Promise<RcptReply[]> {
-  const replies: RcptReply[] = [];
-  for (const gateway of lab.gateways) {
-    const mine = addresses.filter((address) => gateway.domains.includes(domainOf(address)));
-    for (let i = 0; i < mine.length; i += 8) replies.push(...(await probeRecipients(gateway.address, mine.slice(i, i + 8))));
-  }
-  return replies;
-}
-
-/** Replies that are not the expected one, as readable lines (an empty list is the pass). */
-function mismatches(replies: RcptReply[], expected: (address: string) => string): string[] {
-  return replies.filter((reply) => reply.text !== expected(reply.address)).map((reply) => `${reply.address}: ${reply.text}`);
-}
 
 function expectSuccess(result: PlaybookRun) {
   expect(result.code, describeRun(result)).toBe(0);
@@ -109,7 +77,7 @@ describe('sync.yml on real Mailman 3 and Postfix', () => {
   it('(1) accepts every address of every list, VERP and +extension forms, postmaster@, abuse@ and the aliases on the gateway that relays the domain', async () => {
     const addresses = validAddresses(lists);
     expect(addresses.length).toBeGreaterThan(INITIAL_LISTS.length * 9);
-    const replies = await probeOnOwnGateway(addresses);
+    const replies = await probeOnOwnGateway(lab.gateways, addresses);
     expect(replies).toHaveLength(addresses.length);
     expect(mismatches(replies, () => ACCEPTED)).toEqual([]);
   }, STEP_TIMEOUT);
@@ -123,7 +91,7 @@ describe('sync.yml on real Mailman 3 and Postfix', () => {
       'nosuchlist@news.example.test',
       'weekly-admin@news.example.test', // a Mailman 2 suffix; Mailman 3 has none
     ];
-    expect(mismatches(await probeOnOwnGateway(unknown), unknownReply)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, unknown), unknownReply)).toEqual([]);
 
     for (const gateway of lab.gateways) {
       const foreign = lab.gateways
@@ -151,15 +119,15 @@ describe('sync.yml on real Mailman 3 and Postfix', () => {
     await lab.mailman(['remove', removed]);
 
     // The gateways only learn of it from a sync.
-    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(created)), unknownReply)).toEqual([]);
-    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(removed)), () => ACCEPTED)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, mailman3Addresses(created)), unknownReply)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, mailman3Addresses(removed)), () => ACCEPTED)).toEqual([]);
 
     expectSuccess(await runPlaybook(lab, 'playbooks/sync.yml'));
     lists = [...lists.filter((list) => list !== removed), created];
 
-    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(created)), () => ACCEPTED)).toEqual([]);
-    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(removed)), unknownReply)).toEqual([]);
-    expect(mismatches(await probeOnOwnGateway(validAddresses(lists)), () => ACCEPTED)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, mailman3Addresses(created)), () => ACCEPTED)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, mailman3Addresses(removed)), unknownReply)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, validAddresses(lists)), () => ACCEPTED)).toEqual([]);
   }, STEP_TIMEOUT);
 
   it('(4) reports changed=0 on every gateway when nothing changed', async () => {
@@ -218,7 +186,7 @@ describe('sync.yml on real Mailman 3 and Postfix', () => {
         expect(fingerprint(gateway.name), gateway.name).toEqual(before[gateway.name]);
       }
       expect(sha256(join(lab.renderedDir, 'manifest.json'))).toBe(manifestBefore);
-      expect(mismatches(await probeOnOwnGateway(validAddresses(lists)), () => ACCEPTED)).toEqual([]);
+      expect(mismatches(await probeOnOwnGateway(lab.gateways, validAddresses(lists)), () => ACCEPTED)).toEqual([]);
     } finally {
       await lab.startSsh('list1');
     }
@@ -242,6 +210,6 @@ describe('sync.yml on real Mailman 3 and Postfix', () => {
     expect(result.stdout, describeRun(result)).toMatch(/\+9 -0 lines/);
     expect(result.stdout).not.toContain(`pending-bounces@lists.example.test OK`);
     for (const gateway of lab.gateways) expect(fingerprint(gateway.name), gateway.name).toEqual(before[gateway.name]);
-    expect(mismatches(await probeOnOwnGateway(mailman3Addresses(created)), unknownReply)).toEqual([]);
+    expect(mismatches(await probeOnOwnGateway(lab.gateways, mailman3Addresses(created)), unknownReply)).toEqual([]);
   }, STEP_TIMEOUT);
 });
