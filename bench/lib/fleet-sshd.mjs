@@ -8,34 +8,14 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
+import { waitForPort } from '../../test/lab/lab.mjs';
 
 const SSHD = '/usr/sbin/sshd';
 export const FLEET_SSH_PORT = 2205;
 
 /** @param {number} index @returns {string} */
 export const listServerAddress = (index) => `127.213.5.${10 + index}`;
-
-/** @param {string} host @param {number} port @param {boolean} open @param {number} timeoutMs */
-async function waitForPort(host, port, open, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const socket = connect({ host, port, timeout: 1000 });
-      const done = (/** @type {boolean} */ value) => {
-        socket.destroy();
-        resolve(value);
-      };
-      socket.once('connect', () => done(true));
-      socket.once('error', () => done(false));
-      socket.once('timeout', () => done(false));
-    });
-    if (ok === open) return;
-    if (Date.now() > deadline) throw new Error(`${host}:${port} is ${open ? 'not listening' : 'still listening'} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /**
  * @param {{ dir: string, count: number, authorizedKeysFile: string }} options
@@ -79,7 +59,7 @@ export async function startFleetSshds({ dir, count, authorizedKeysFile }) {
   }
   const killAll = () => children.forEach((child) => child?.kill('SIGTERM'));
   process.once('exit', killAll);
-  await Promise.all(addresses.map((address) => waitForPort(address, FLEET_SSH_PORT, true, 15_000)));
+  await Promise.all(addresses.map((address) => waitForPort(address, FLEET_SSH_PORT, { open: true, timeoutMs: 15_000 })));
   const knownHosts = addresses.map((address) => `[${address}]:${FLEET_SSH_PORT} ${publicKey}\n`).join('');
   /** CPU of the listeners and of every connection they served (children's times). */
   const statTicks = (/** @type {number | undefined} */ pid) => {
@@ -99,7 +79,7 @@ export async function startFleetSshds({ dir, count, authorizedKeysFile }) {
     child.kill('SIGTERM');
     await exited;
     children[index] = undefined;
-    await waitForPort(/** @type {string} */ (addresses[index]), FLEET_SSH_PORT, false, 10_000);
+    await waitForPort(/** @type {string} */ (addresses[index]), FLEET_SSH_PORT, { open: false, timeoutMs: 10_000 });
   };
   return {
     addresses,

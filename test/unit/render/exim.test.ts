@@ -4,7 +4,7 @@
  * byte-identical output, manifest with sha256 and counts, golden files.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -15,6 +15,7 @@ import type { Snapshot } from '../../../src/model/snapshot.js';
 import { eximRouteData } from '../../../src/render/exim.js';
 import { checkTree, renderTree } from '../../../src/render/index.js';
 import { fixtureSnapshot } from './fixture-snapshot.js';
+import { readTree } from './read-tree.js';
 
 const goldenDir = path.resolve(import.meta.dirname, '../../fixtures/render/golden-exim');
 
@@ -31,19 +32,6 @@ function mixedFleet(): Snapshot {
   const snapshot = fixtureSnapshot();
   snapshot.gateways[1]!.mta = 'exim';
   return snapshot;
-}
-
-function readTree(dir: string): Map<string, Buffer> {
-  const files = new Map<string, Buffer>();
-  const walk = (sub: string): void => {
-    for (const entry of readdirSync(path.join(dir, sub)).sort()) {
-      const rel = path.join(sub, entry);
-      if (statSync(path.join(dir, rel)).isDirectory()) walk(rel);
-      else files.set(rel, readFileSync(path.join(dir, rel)));
-    }
-  };
-  walk('');
-  return files;
 }
 
 describe('next hops as manualroute route_data', () => {

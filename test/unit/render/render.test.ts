@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -9,6 +9,7 @@ import type { Snapshot } from '../../../src/model/snapshot.js';
 import { checkTree, countEntries, recoverInterruptedSwap, renderTree, renderedTables, treePaths } from '../../../src/render/index.js';
 import { fixtureSnapshot } from './fixture-snapshot.js';
 import { transpileRenderCode } from './transpiled.js';
+import { readTree } from './read-tree.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../../fixtures/render');
 const goldenDir = path.join(fixtures, 'golden');
@@ -27,20 +28,6 @@ function freshDir(): string {
   const parent = path.join(work, `case-${++counter}`);
   mkdirSync(parent);
   return path.join(parent, 'rendered');
-}
-
-/** Every file under `dir`, relative path -> bytes. */
-function readTree(dir: string): Map<string, Buffer> {
-  const files = new Map<string, Buffer>();
-  const walk = (sub: string): void => {
-    for (const entry of readdirSync(path.join(dir, sub)).sort()) {
-      const rel = path.join(sub, entry);
-      if (statSync(path.join(dir, rel)).isDirectory()) walk(rel);
-      else files.set(rel, readFileSync(path.join(dir, rel)));
-    }
-  };
-  walk('');
-  return files;
 }
 
 /** What lies beside the tree, but the render lock a killed run leaves (the lock tests below cover it). */
