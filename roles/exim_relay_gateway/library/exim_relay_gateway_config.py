@@ -25,13 +25,16 @@ description:
   - Reads only, in check mode; returns a diff of each changed file in diff mode.
 options:
   state:
+    description: C(absent) takes out everything the module added.
     type: str
     choices: [present, absent]
     default: present
   config_dir:
+    description: Debian's exim4 configuration directory.
     type: path
     default: /etc/exim4
   data_dir:
+    description: The directory of rcptsync's lookup files and its ACL.
     type: path
     required: true
   domains:
@@ -40,6 +43,7 @@ options:
     elements: str
     default: []
   soft_reject:
+    description: Defer unknown recipients with 450 instead of 550 (burn-in).
     type: bool
     default: false
   probe_client:
@@ -47,6 +51,7 @@ options:
     type: str
     default: 192.0.2.1
   fail_on_bypass:
+    description: Fail when the site's configuration would accept recipients of the relayed domains without rcptsync's lookup.
     type: bool
     default: true
 author: rcptsync maintainers

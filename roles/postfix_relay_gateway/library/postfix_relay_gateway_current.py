@@ -18,7 +18,7 @@ description:
     files must exist; there must be no pending-reload marker.
   - With I(record=false) reports C(current) (the fingerprint equals the recorded one and the
     tables match); with I(record=true) writes the fingerprint to I(fingerprint_file). Never
-    reports C(changed): the record is the role's bookkeeping, like the reload marker.
+    reports C(changed), since the record is the role's bookkeeping, like the reload marker.
 options:
   inputs:
     description: A string that changes whenever what the role would do changes (sha256 of the manifest entries
@@ -26,9 +26,11 @@ options:
     type: str
     required: true
   config_dir:
+    description: Postfix's configuration directory (main.cf, master.cf).
     type: path
     required: true
   map_dir:
+    description: The directory of rcptsync's published tables.
     type: path
     required: true
   tables:
@@ -40,12 +42,15 @@ options:
     type: str
     required: true
   reload_marker:
+    description: The file a run leaves while a reload is still owed.
     type: path
     required: true
   fingerprint_file:
+    description: Where the fingerprint of the last complete run is kept.
     type: path
     required: true
   record:
+    description: Write the fingerprint (after a complete run) instead of comparing with it.
     type: bool
     default: false
 author: rcptsync maintainers
