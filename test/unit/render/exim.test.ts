@@ -4,7 +4,7 @@
  * byte-identical output, manifest with sha256 and counts, golden files.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -15,7 +15,7 @@ import type { Snapshot } from '../../../src/model/snapshot.js';
 import { eximRouteData } from '../../../src/render/exim.js';
 import { checkTree, renderTree } from '../../../src/render/index.js';
 import { fixtureSnapshot } from './fixture-snapshot.js';
-import { readTree } from './read-tree.js';
+import { expectGolden, readTree } from './read-tree.js';
 
 const goldenDir = path.resolve(import.meta.dirname, '../../fixtures/render/golden-exim');
 
@@ -152,18 +152,6 @@ describe('a mixed fleet', () => {
   test('the rendered tree matches test/fixtures/render/golden-exim', async () => {
     const outDir = fresh();
     await renderTree(mixedFleet(), { outDir });
-    const rendered = readTree(outDir);
-    const golden = existsSync(goldenDir) ? readTree(goldenDir) : new Map<string, Buffer>();
-    if (process.env['UPDATE_GOLDEN'] === '1') {
-      const files = [...new Set([...rendered.keys(), ...golden.keys()])];
-      const changed = files.filter((file) => !golden.has(file) || !rendered.has(file) || !rendered.get(file)!.equals(golden.get(file)!));
-      if (changed.length > 0) {
-        rmSync(goldenDir, { recursive: true, force: true });
-        cpSync(outDir, goldenDir, { recursive: true });
-        throw new Error(`golden files updated: ${changed.sort().join(', ')}; review git diff -- test/fixtures/render/golden-exim and run again without UPDATE_GOLDEN=1`);
-      }
-    }
-    expect([...rendered.keys()]).toEqual([...golden.keys()]);
-    for (const [file, bytes] of rendered) expect(bytes.toString('utf8'), file).toBe(golden.get(file)!.toString('utf8'));
+    expectGolden(outDir, goldenDir);
   });
 });

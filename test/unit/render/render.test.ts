@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -9,7 +9,7 @@ import type { Snapshot } from '../../../src/model/snapshot.js';
 import { checkTree, countEntries, recoverInterruptedSwap, renderTree, renderedTables, treePaths } from '../../../src/render/index.js';
 import { fixtureSnapshot } from './fixture-snapshot.js';
 import { transpileRenderCode } from './transpiled.js';
-import { readTree } from './read-tree.js';
+import { expectGolden, readTree } from './read-tree.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../../fixtures/render');
 const goldenDir = path.join(fixtures, 'golden');
@@ -59,22 +59,7 @@ describe('golden files', () => {
   test('the rendered tree matches test/fixtures/render/golden', async () => {
     const outDir = freshDir();
     await renderTree(await readSnapshot(snapshotFile), { outDir });
-    const rendered = readTree(outDir);
-    // The committed files, read before any update: the renderer is never compared with itself.
-    const golden = existsSync(goldenDir) ? readTree(goldenDir) : new Map<string, Buffer>();
-    if (process.env['UPDATE_GOLDEN'] === '1') {
-      const files = [...new Set([...rendered.keys(), ...golden.keys()])];
-      const changed = files.filter((file) => !golden.has(file) || !rendered.has(file) || !rendered.get(file)!.equals(golden.get(file)!));
-      if (changed.length > 0) {
-        rmSync(goldenDir, { recursive: true, force: true });
-        cpSync(outDir, goldenDir, { recursive: true });
-        throw new Error(
-          `golden files updated: ${changed.sort().join(', ')}. Review the diff (git diff -- ${path.relative(process.cwd(), goldenDir)}), commit it if it is what you meant, and run again without UPDATE_GOLDEN=1`,
-        );
-      }
-    }
-    expect([...rendered.keys()]).toEqual([...golden.keys()]);
-    for (const [file, bytes] of rendered) expect(bytes.toString('utf8'), file).toBe(golden.get(file)!.toString('utf8'));
+    expectGolden(outDir, goldenDir);
   });
 
   test('what the golden tree shows: U-labels only with SMTPUTF8, role addresses unless off, nothing unrelayed', async () => {
