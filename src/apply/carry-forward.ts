@@ -4,7 +4,9 @@
  * stop every other server's changes from reaching the gateways, and nothing it
  * provided is removed meanwhile. Within a limit only (`rcptsync_max_stale`,
  * hours): past it, or with no last-known-good data for the source, the run fails
- * and nothing is written, as it would without this module.
+ * and nothing is written, as it would without this module. A snapshot that
+ * `collect --state-dir` wrote with sources carried already is held to the same
+ * limit again whenever it is planned or rendered.
  */
 import { ExitCode, RcptsyncError } from '../errors.js';
 import type { SourceFailure } from '../collect/collect.js';
@@ -49,12 +51,40 @@ export interface CarryForwardResult {
 }
 
 export function carryForward(input: CarryForwardInput): CarryForwardResult {
-  if (input.failures.length === 0) return { snapshot: input.snapshot, carried: [] };
+  const already = input.snapshot.sources.filter((s) => s.carriedForward);
+  if (input.failures.length === 0 && already.length === 0) return { snapshot: input.snapshot, carried: [] };
   // Held records have ids of their own (sourceId): a failed source's id finds only its collection.
   const previous = new Map(input.lastGood ? input.lastGood.sources.map((s) => [sourceId(s), s]) : []);
   const carried: CarriedSource[] = [];
   const records: SourceRecord[] = [];
   const refusals: string[] = [];
+  const failures = [...input.failures];
+  // A snapshot written by `collect --state-dir` carries its failed sources already: the
+  // same limit applies now, to the same collection time, so rendering a snapshot later
+  // (or again) never makes old data young.
+  for (const record of already) {
+    const failure: SourceFailure = {
+      host: record.host,
+      index: record.index,
+      type: record.type,
+      label: record.label,
+      message: record.carriedForward!.reason,
+      hostKey: record.carriedForward!.hostKey,
+    };
+    failures.push(failure);
+    const maxStaleHours = input.maxStaleHours(failure);
+    const name = `${record.host}: ${record.label}`;
+    if (record.collectedAt === undefined) {
+      refusals.push(`${name}: failed (${failure.message}) and is carried forward by the snapshot without a collection time, so its age is unknown. Fix the source and collect again.`);
+      continue;
+    }
+    const staleHours = (input.now.getTime() - Date.parse(record.collectedAt)) / 3_600_000;
+    if (staleHours > maxStaleHours) {
+      refusals.push(staleRefusal(name, failure.message, record.collectedAt, staleHours, maxStaleHours));
+      continue;
+    }
+    carried.push(carriedSource(failure, record.addresses.length, record.collectedAt, staleHours, maxStaleHours));
+  }
   for (const failure of input.failures) {
     const maxStaleHours = input.maxStaleHours(failure);
     const last = previous.get(sourceId({ host: failure.host, index: failure.index }));
@@ -73,9 +103,7 @@ export function carryForward(input: CarryForwardInput): CarryForwardResult {
     }
     const staleHours = (input.now.getTime() - Date.parse(since)) / 3_600_000;
     if (staleHours > maxStaleHours) {
-      refusals.push(
-        `${name}: failed (${failure.message}) and cannot be carried forward: its last good data is from ${since} (${staleHours.toFixed(1)} h ago), older than rcptsync_max_stale (${maxStaleHours} h). Fix the source, or raise rcptsync_max_stale for it after checking that its lists did not change.`,
-      );
+      refusals.push(staleRefusal(name, failure.message, since, staleHours, maxStaleHours));
       continue;
     }
     records.push({
@@ -88,20 +116,32 @@ export function carryForward(input: CarryForwardInput): CarryForwardResult {
       collectedAt: since,
       carriedForward: { reason: oneLine(failure.message), hostKey: failure.hostKey },
     });
-    carried.push({
-      host: failure.host,
-      label: failure.label,
-      reason: failure.message,
-      hostKey: failure.hostKey,
-      addresses: last.addresses.length,
-      since,
-      staleHours: Math.round(staleHours * 10) / 10,
-      maxStaleHours,
-    });
+    carried.push(carriedSource(failure, last.addresses.length, since, staleHours, maxStaleHours));
   }
-  if (refusals.length > 0) throw new StaleSourcesError(refusals, input.failures);
+  if (refusals.length > 0) throw new StaleSourcesError(refusals, failures);
+  if (records.length === 0) return { snapshot: input.snapshot, carried };
   const sources = [...input.snapshot.sources, ...records].sort(compareSources);
   return { snapshot: { ...input.snapshot, sources }, carried };
+}
+
+function staleRefusal(name: string, reason: string, since: string, staleHours: number, maxStaleHours: number): string {
+  return (
+    `${name}: failed (${reason}) and cannot be carried forward: its last good data is from ${since} (${staleHours.toFixed(1)} h ago), older than rcptsync_max_stale (${maxStaleHours} h). ` +
+    'Fix the source, or raise rcptsync_max_stale for it after checking that its lists did not change.'
+  );
+}
+
+function carriedSource(failure: SourceFailure, addresses: number, since: string, staleHours: number, maxStaleHours: number): CarriedSource {
+  return {
+    host: failure.host,
+    label: failure.label,
+    reason: failure.message,
+    hostKey: failure.hostKey,
+    addresses,
+    since,
+    staleHours: Math.round(staleHours * 10) / 10,
+    maxStaleHours,
+  };
 }
 
 /** The sources of a snapshot that were collected now get this run's time; carried ones keep theirs. */

@@ -1,4 +1,5 @@
 import { planAgainst, loadBaseline, withCarriedSources } from '../apply/apply.js';
+import { DEFAULT_MAX_STALE_HOURS } from '../apply/carry-forward.js';
 import { collect } from '../collect/collect.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { loadInventory, maxStaleHoursOf } from '../inventory/load.js';
@@ -77,7 +78,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const lastGood = against === undefined || collected.failures.length === 0 ? baseline : await loadBaseline({ outDir, ...(stateDir ? { stateDir } : {}) });
   const { snapshot, carried } = withCarriedSources(collected.snapshot, lastGood, {
     failures: collected.failures,
-    maxStaleHours: (failure) => maxStaleHoursOf(inventory!, failure.host, failure.index),
+    // A snapshot's carried sources are checked even without an inventory: against the default limit, as render does.
+    maxStaleHours: (failure) => (inventory ? maxStaleHoursOf(inventory, failure.host, failure.index) : DEFAULT_MAX_STALE_HOURS),
   });
   const allowRemovals = integerOption(values, 'allow-removals', 0);
   const { plan, violations, held, refusal, accepted } = planAgainst(baseline, snapshot, {

@@ -1,4 +1,5 @@
-import { loadInventory } from '../inventory/load.js';
+import type { CarryOptions } from '../apply/apply.js';
+import { loadInventory, maxStaleHoursOf } from '../inventory/load.js';
 import type { GatewayPolicy } from '../inventory/model.js';
 import { readSnapshot } from '../model/snapshot-io.js';
 import type { Io } from './io.js';
@@ -19,7 +20,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
       helpText(
         'render',
         '-s FILE -o DIR [-i INV]',
-        'Render a snapshot into the per-gateway tree, after the same safety checks as sync. The inventory is optional and only supplies the safety thresholds; without it the defaults apply (30% removal share, floor 10).',
+        'Render a snapshot into the per-gateway tree, after the same safety checks as sync. The inventory is optional and only supplies the safety thresholds and rcptsync_max_stale; without it the defaults apply (30% removal share, floor 10; 72 h). ' +
+          'Sources the snapshot carries forward (collect -o/--state-dir) are published as sync publishes them: named, checked against rcptsync_max_stale again with their original collection time (which the last-known-good state keeps), exit 5 (6 for a host key problem).',
         sets,
       ),
     );
@@ -30,9 +32,16 @@ export async function run(argv: string[], io: Io): Promise<number> {
   await withMetrics(values, async () => {
     const snapshot = await readSnapshot(stringOption(values, 'snapshot')!);
     let policies: GatewayPolicy[] = [];
-    if (values['inventory'] || values['inventory-json']) policies = (await loadInventory(inventorySource(values))).policies;
-    else reporter.info('no inventory given: the default safety thresholds apply');
-    const outcome = await publish(snapshot, policies, values, reporter);
+    let carry: CarryOptions = {};
+    if (values['inventory'] || values['inventory-json']) {
+      const inventory = await loadInventory(inventorySource(values));
+      policies = inventory.policies;
+      // A source the snapshot carries forward is held to its rcptsync_max_stale again, now.
+      carry = { maxStaleHours: (failure) => maxStaleHoursOf(inventory, failure.host, failure.index) };
+    } else {
+      reporter.info('no inventory given: the default safety thresholds apply');
+    }
+    const outcome = await publish(snapshot, policies, values, reporter, carry);
     exitCode = outcome.exitCode;
     return outcome;
   });

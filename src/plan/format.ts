@@ -129,7 +129,7 @@ function formatText(plan: Plan, max: number, context: PlanContext): string {
     if (!items || items.length === 0) return;
     lines.push('', title, ...items.map((item) => `  ${item}`));
   };
-  section('Carried forward (failed in this run; their last good addresses are published):', context.carried);
+  section('Carried forward (failed when collected; their last good addresses are published):', context.carried);
   section('sync would refuse this plan and publish nothing:', context.refusals);
   section('sync would hold these removals for review (still accepted) and publish everything else:', context.holds);
   section('Held:', context.held);
@@ -170,7 +170,7 @@ function markdownWith(plan: Plan, context: PlanContext, shape: MarkdownShape): s
   out.push(...bullets('Held for review (still accepted)', context.holds));
   out.push(...bullets('Held removals', context.held));
   out.push(...bullets('Accepted by --force or --allow-removals', context.accepted));
-  out.push(...bullets('Carried forward (failed in this run; their last good addresses are published)', context.carried));
+  out.push(...bullets('Carried forward (failed when collected; their last good addresses are published)', context.carried));
   if (plan.routes.length > 0) {
     out.push('', '**Relayed domains and next hops**', '');
     const shown = plan.routes.slice(0, shape.rows);

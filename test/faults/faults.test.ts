@@ -204,7 +204,7 @@ describe('plan shows what sync would do, and writes nothing', () => {
   it('names a carried-forward source in text, markdown and json, and exits 5', () => {
     const failing = inv('plan-fail', mailman('exit 1'));
     const text = plan(failing);
-    expect(text.stdout).toMatch(/Carried forward \(failed in this run; their last good addresses are published\):\n  lists1: sources\[0\] \(mailman3\): 54 addresses from \S+ \([\d.]+ h ago, limit 72 h\): lists1: command failed with exit code 1: exit 1/);
+    expect(text.stdout).toMatch(/Carried forward \(failed when collected; their last good addresses are published\):\n  lists1: sources\[0\] \(mailman3\): 54 addresses from \S+ \([\d.]+ h ago, limit 72 h\): lists1: command failed with exit code 1: exit 1/);
     expect(text.stdout).toMatch(/Plan: 0 to add, 0 to change, 0 to remove/);
     expect(text.status).toBe(5);
     const markdown = plan(failing, '--format', 'markdown');

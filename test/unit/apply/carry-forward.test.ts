@@ -208,3 +208,72 @@ describe('withCarriedSources', () => {
     expect(withCarriedSources(snapshot([]), { snapshot: fresh }, { failures: [failure('lists1', 0)], now: NOW }).carried).toHaveLength(1);
   });
 });
+
+describe('carryForward of a snapshot that carries sources already (collect -o/--state-dir)', () => {
+  const carriedRecord = (collectedAt: string | undefined, hostKey = false): SourceRecord =>
+    record('lists1', 0, ['a@lists.example.org', 'b@lists.example.org'], {
+      ...(collectedAt !== undefined ? { collectedAt } : {}),
+      carriedForward: { reason: 'lists1: SSH connection to 127.0.0.1:1 refused', hostKey },
+    });
+
+  it('reports them as carried, with their own collection time and the limit now, and leaves the snapshot as it is', () => {
+    const given = snapshot([carriedRecord(hours(5)), record('lists2', 0, ['c@lists.example.org'])]);
+    const result = carryForward({ snapshot: given, failures: [], lastGood: undefined, maxStaleHours: () => 72, now: NOW });
+    expect(result.snapshot).toBe(given);
+    expect(result.carried).toEqual([
+      {
+        host: 'lists1',
+        label: 'sources[0] (mailman3)',
+        reason: 'lists1: SSH connection to 127.0.0.1:1 refused',
+        hostKey: false,
+        addresses: 2,
+        since: hours(5),
+        staleHours: 5,
+        maxStaleHours: 72,
+      },
+    ]);
+  });
+
+  it('keeps a host key problem a host key problem', () => {
+    const result = carryForward({ snapshot: snapshot([carriedRecord(hours(1), true)]), failures: [], lastGood: undefined, maxStaleHours: () => 72, now: NOW });
+    expect(result.carried[0]!.hostKey).toBe(true);
+  });
+
+  it('asks the limit of the source itself', () => {
+    const asked: string[] = [];
+    carryForward({ snapshot: snapshot([carriedRecord(hours(1))]), failures: [], lastGood: undefined, maxStaleHours: (f) => (asked.push(`${f.host}/${f.index}/${f.type}`), 72), now: NOW });
+    expect(asked).toEqual(['lists1/0/mailman3']);
+  });
+
+  it('refuses them once they are older than the limit, counting from their first collection, with every failure for the metrics', () => {
+    const lists3State = snapshot([record('lists3', 0, ['d@lists.example.org'], { collectedAt: hours(2) })]);
+    const run = (limit: number) => () =>
+      carryForward({ snapshot: snapshot([carriedRecord(hours(73))]), failures: [failure('lists3', 0)], lastGood: lists3State, maxStaleHours: () => limit, now: NOW });
+    expect(run(74)().carried.map((c) => c.host)).toEqual(['lists1', 'lists3']);
+    let error: StaleSourcesError | undefined;
+    try {
+      run(72)();
+    } catch (e) {
+      error = e as StaleSourcesError;
+    }
+    expect(error).toBeInstanceOf(StaleSourcesError);
+    expect(error!.refusals).toHaveLength(1);
+    expect(error!.refusals[0]).toMatch(/^lists1: sources\[0\] \(mailman3\): failed \(lists1: SSH connection to 127\.0\.0\.1:1 refused\) and cannot be carried forward: its last good data is from \S+ \(73\.0 h ago\), older than rcptsync_max_stale \(72 h\)\. Fix the source/);
+    expect(error!.failures.map((f) => f.host)).toEqual(['lists3', 'lists1']);
+  });
+
+  it('carries one exactly at its limit', () => {
+    expect(carryForward({ snapshot: snapshot([carriedRecord(hours(72))]), failures: [], lastGood: undefined, maxStaleHours: () => 72, now: NOW }).carried).toHaveLength(1);
+  });
+
+  it('refuses one without a collection time: its age is unknown', () => {
+    expect(() => carryForward({ snapshot: snapshot([carriedRecord(undefined)]), failures: [], lastGood: undefined, maxStaleHours: () => 72, now: NOW })).toThrow(
+      /^nothing rendered: lists1: sources\[0\] \(mailman3\): failed \(lists1: SSH connection to 127\.0\.0\.1:1 refused\) and is carried forward by the snapshot without a collection time, so its age is unknown/,
+    );
+  });
+
+  it('the state that follows keeps the first collection time (stampCollectedAt leaves it)', () => {
+    const stamped = stampCollectedAt(snapshot([carriedRecord(hours(30))]), NOW);
+    expect(stamped.sources[0]!.collectedAt).toBe(hours(30));
+  });
+});
