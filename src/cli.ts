@@ -30,8 +30,12 @@ Exit codes:
   0  success (plan: no safety problem)
   1  runtime failure: SSH, a remote command, bad command output, I/O
   2  usage error or invalid inventory/configuration
-  3  refused by a safety threshold (too many removals, a source gone empty); nothing written
+  3  a safety threshold broken (too many removals, a source gone empty): the removals held
+     for review and the rest published, or nothing written with --on-refusal stop
   4  plan --expect-no-changes: there are changes
+  5  published with failed sources carried forward from the last-known-good state
+     (collect -o/--state-dir: the snapshot written with them); plan: sync would do so
+  6  the same as 5, with a HOST KEY problem among the carried sources
 
 doctor exits 0 when every check passes and 1 when any fails.
 `;

@@ -88,7 +88,7 @@ export function helpText(command: string, synopsis: string, description: string,
     const help = spec.default !== undefined ? `${spec.help} (default: ${spec.default})` : spec.help;
     return `  ${flag.padEnd(28)} ${help}`;
   });
-  return `Usage: rcptsync ${command} ${synopsis}\n\n${description}\n\nOptions:\n${rows.join('\n')}\n\nExit codes: 0 ok, 1 runtime failure (nothing written), 2 usage or invalid configuration, 3 a safety threshold broken (removals held, or nothing written with --on-refusal stop), 4 changes exist (plan --expect-no-changes), 5 published with failed sources carried forward, 6 the same with a HOST KEY problem.\n`;
+  return `Usage: rcptsync ${command} ${synopsis}\n\n${description}\n\nOptions:\n${rows.join('\n')}\n\nExit codes: 0 ok, 1 runtime failure (nothing written), 2 usage or invalid configuration, 3 a safety threshold broken (removals held, or nothing written with --on-refusal stop), 4 changes exist (plan --expect-no-changes), 5 published (collect: snapshot written) with failed sources carried forward, 6 the same with a HOST KEY problem.\n`;
 }
 
 export function stringOption(values: ParsedOptions, name: string): string | undefined {

@@ -81,6 +81,12 @@ export function outcomeOf(carried: CarriedSource[], held: HeldRemoval[]): { name
 
 /** One line per carried source and per held group, then what to do: on stderr (or as JSON events), every run. */
 export function reportDegradation(reporter: Reporter, carried: CarriedSource[], held: HeldRemoval[], violations: Violation[]): void {
+  reportCarried(reporter, carried, 'published');
+  reportHeld(reporter, held, violations);
+}
+
+/** The carried sources of a run that published (sync, render) or wrote a snapshot (collect): the same event and lines. */
+export function reportCarried(reporter: Reporter, carried: CarriedSource[], done: 'published' | 'snapshot written'): void {
   for (const c of carried) {
     reporter.event({ event: 'carried-forward', ...c });
     reporter.info(
@@ -90,13 +96,16 @@ export function reportDegradation(reporter: Reporter, carried: CarriedSource[], 
   }
   if (carried.length > 0) {
     reporter.info(
-      `published, degraded: ${carried.length} failed source${carried.length === 1 ? '' : 's'} carried forward (nothing they provided was removed, nothing new from them was added). ` +
+      `${done}, degraded: ${carried.length} failed source${carried.length === 1 ? '' : 's'} carried forward (nothing they provided ${done === 'published' ? 'was removed, nothing new from them was added' : 'is removed, nothing new from them is added'}). ` +
         (carried.some((c) => c.hostKey)
           ? 'A HOST KEY problem is a security event: verify the key out of band before you trust the host again. '
           : '') +
         'Fix the source: each run carries it forward until its data is older than rcptsync_max_stale, then the run fails.',
     );
   }
+}
+
+function reportHeld(reporter: Reporter, held: HeldRemoval[], violations: Violation[]): void {
   for (const h of held) {
     reporter.event({ event: 'held', ...h });
     reporter.info(
