@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The nightly pull-request flow for rcptsync (see README.md beside this file).
 #
-#   nightly.sh            collect once, plan, and then either
+#   nightly.sh            collect once (a failed list server is carried forward
+#                         from the last-known-good state, as sync does), plan, and
+#                         then either
 #                           - within the safety thresholds: render, commit rendered/
 #                             to the base branch, deploy with playbooks/deploy.yml;
 #                           - removals over a threshold (exit 3): rcptsync held
@@ -10,7 +12,13 @@
 #                             same collection with --force on a review branch,
 #                             commit rendered/ and the snapshot, and open (or
 #                             update) a pull request whose body is the Markdown
-#                             plan: merging it applies the held removals.
+#                             plan: merging it applies the held removals;
+#                         and when a source failed and was carried forward (exit 5,
+#                         6 for a host key problem), the same, loudly: the healthy
+#                         sources' changes are committed and deployed, the failed
+#                         source keeps its last good addresses, the log, the commit
+#                         message (and a GitHub Actions annotation) name it, and the
+#                         script ends with that exit code.
 #   nightly.sh apply-reviewed
 #                         after that pull request is merged: render the reviewed
 #                         snapshot into a scratch tree, check that it is
@@ -39,8 +47,12 @@
 #                    the pull-request plan job, which must not collect)  (default: none)
 #   DRY_RUN          1: print git push, gh/glab and ansible-playbook instead of running them
 #
-# Exit status: 0 when applied or when a review pull request was opened/updated,
-# non-zero on any failure (rcptsync's own code where it failed: 1 runtime, 2 usage).
+# Exit status: 0 when applied or when a review pull request was opened/updated;
+# 5 (6: a HOST KEY problem) when that was done with failed sources carried
+# forward: deployed, but a source needs fixing before rcptsync_max_stale runs out;
+# any other non-zero on a failure, with nothing deployed (rcptsync's own code
+# where it failed: 1 runtime, e.g. a failed source with nothing to carry forward
+# or past rcptsync_max_stale; 2 usage).
 set -euo pipefail
 
 RCPTSYNC=${RCPTSYNC:-rcptsync}
@@ -138,15 +150,30 @@ nightly() {
   git checkout -q "$BASE_BRANCH"
 
   # Collect once: plan and render read the same snapshot, so the plan in the
-  # pull request is exactly what was refused.
+  # pull request is exactly what was refused. -o (and --state-dir) let collect
+  # carry a failed source forward from the state render keeps (exit 5, or 6 for
+  # a host key problem), so one list server down does not stop the others.
   log "collecting"
-  rcptsync collect -i "$INVENTORY" -s "$work/snapshot.json"
+  local rc=0
+  rcptsync collect -i "$INVENTORY" -o "$OUT" "${state_args[@]}" -s "$work/snapshot.json" || rc=$?
+  case $rc in
+    0 | 5 | 6) ;;
+    *) die "rcptsync collect failed (exit $rc); nothing was deployed" "$rc" ;;
+  esac
   [ -n "$SNAPSHOT_COPY" ] && cp "$work/snapshot.json" "$SNAPSHOT_COPY"
 
-  local rc=0
+  rc=0
   rcptsync plan -i "$INVENTORY" -o "$OUT" "${state_args[@]}" -s "$work/snapshot.json" --format markdown >"$work/plan.md" || rc=$?
   case $rc in
-    0 | 3) ;;
+    0 | 3 | 5 | 6) ;;
+    *) die "rcptsync plan failed (exit $rc)" "$rc" ;;
+  esac
+  # Exit 5 or 6 outranks 3: whether removals are held too, and which sources are
+  # carried, is in the JSON plan.
+  rc=0
+  rcptsync plan -i "$INVENTORY" -o "$OUT" "${state_args[@]}" -s "$work/snapshot.json" --format json >"$work/plan.json" || rc=$?
+  case $rc in
+    0 | 3 | 5 | 6) ;;
     *) die "rcptsync plan failed (exit $rc)" "$rc" ;;
   esac
 
@@ -169,8 +196,46 @@ nightly() {
       deploy
       review "$work/plan.md"
       ;;
+    5 | 6)
+      local carried held
+      carried=$(plan_field carried "$work/plan.json")
+      held=$(plan_field held "$work/plan.json")
+      log "failed sources carried forward ($carried): deploying every other change"
+      if [ "$COMMIT_RENDERED" = 1 ] && commit_paths "rcptsync: nightly render, DEGRADED: carried forward: $carried ($(date -u +%Y-%m-%d))" "$OUT"; then
+        outside git push -q origin "$BASE_BRANCH"
+      fi
+      deploy
+      if [ "$held" -gt 0 ]; then
+        log "removals held by a safety threshold as well: opening a review pull request for them"
+        review "$work/plan.md"
+      else
+        close_stale_review
+      fi
+      degraded "$rc" "$carried"
+      exit "$rc"
+      ;;
     *) die "rcptsync render failed (exit $rc); nothing was deployed" "$rc" ;;
   esac
+}
+
+# From the JSON plan: `carried` (the carried sources, one line) or `held` (how many held groups).
+plan_field() { # field, plan.json
+  node -e '
+    const plan = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8"));
+    const carried = plan.carriedForward ?? [];
+    process.stdout.write(process.argv[1] === "held"
+      ? String((plan.held ?? []).length)
+      : carried.map((c) => `${c.hostKey ? "HOST KEY problem: " : ""}${c.host} ${c.label}`).join(", ") || "none");
+  ' "$1" "$2"
+}
+
+# Loud on purpose: the healthy changes went out, but a source is failing and is
+# only carried until its data is older than rcptsync_max_stale.
+degraded() { # exit code, carried sources
+  local what="DEGRADED (exit $1): failed sources carried forward from the last-known-good state: $2."
+  [ "$1" = 6 ] && what="$what A HOST KEY problem is a security event: verify the key out of band."
+  log "$what The other sources' changes are deployed; the failed ones keep their last good addresses until rcptsync_max_stale runs out. Fix them."
+  if [ "${GITHUB_ACTIONS:-}" = true ]; then printf '::error title=rcptsync degraded::%s\n' "$what"; fi
 }
 
 review() { # plan.md
@@ -192,7 +257,13 @@ review() { # plan.md
   key() { printf '%s' "$(realpath -m "$1")" | sha256sum | cut -c1-12; }
   state_file="${STATE_DIR:-$(dirname "$(realpath "$OUT")")/.rcptsync-state}/$(basename "$OUT").$(key "$OUT").snapshot.json"
   [ -f "$state_file" ] && cp "$state_file" "$scratch/$(basename "$OUT").$(key "$tree/$OUT").snapshot.json"
-  rcptsync render -i "$INVENTORY" -o "$tree/$OUT" --state-dir "$scratch" --force -s "$tree/$REVIEW_DIR/snapshot.json"
+  # 5 or 6: the snapshot carries a failed source (named in the plan); the tree is rendered all the same.
+  local rc=0
+  rcptsync render -i "$INVENTORY" -o "$tree/$OUT" --state-dir "$scratch" --force -s "$tree/$REVIEW_DIR/snapshot.json" || rc=$?
+  case $rc in
+    0 | 5 | 6) ;;
+    *) die "rcptsync render of the review branch failed (exit $rc)" "$rc" ;;
+  esac
   (
     cd "$tree"
     commit_paths "rcptsync: shrink refused by the safety thresholds, for review" "$OUT" "$REVIEW_DIR" || true
@@ -212,13 +283,29 @@ apply_reviewed() {
   # so the tree must come out byte-identical to the one that was reviewed: checked
   # on a scratch tree first, so that the last-known-good state is replaced only
   # by what was reviewed.
-  rcptsync render -i "$INVENTORY" -o "$work/verify/$(basename "$OUT")" --state-dir "$work/verify-state" --force -s "$REVIEW_DIR/snapshot.json" >/dev/null
+  # A reviewed snapshot that carries a failed source renders with exit 5 or 6, as
+  # long as that source's data is within rcptsync_max_stale (past it: exit 1).
+  local rc=0
+  rcptsync render -i "$INVENTORY" -o "$work/verify/$(basename "$OUT")" --state-dir "$work/verify-state" --force -s "$REVIEW_DIR/snapshot.json" >/dev/null || rc=$?
+  case $rc in
+    0 | 5 | 6) ;;
+    *) die "rcptsync render of the reviewed snapshot failed (exit $rc); not deploying, the state is unchanged" "$rc" ;;
+  esac
   if ! diff -r "$work/verify/$(basename "$OUT")" "$OUT" >&2; then
     die "the rendered tree differs from the reviewed one; not deploying, the state is unchanged" 1
   fi
-  rcptsync render -i "$INVENTORY" -o "$OUT" "${state_args[@]}" "${metrics_args[@]}" --force -s "$REVIEW_DIR/snapshot.json"
+  rc=0
+  rcptsync render -i "$INVENTORY" -o "$OUT" "${state_args[@]}" "${metrics_args[@]}" --force -s "$REVIEW_DIR/snapshot.json" || rc=$?
+  case $rc in
+    0 | 5 | 6) ;;
+    *) die "rcptsync render failed (exit $rc); nothing was deployed" "$rc" ;;
+  esac
   [ -z "$(git status --porcelain -- "$OUT")" ] || die "the rendered tree changed after the check; not deploying" 1
   deploy
+  if [ "$rc" != 0 ]; then
+    degraded "$rc" "see the reviewed plan, $REVIEW_DIR/plan.md"
+    exit "$rc"
+  fi
 }
 
 case "${1:-nightly}" in
