@@ -10,7 +10,7 @@
  */
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { DomainCache, normaliseAddress, printable } from '../model/address.js';
-import { KeysByDomain } from '../model/address-keys.js';
+import { KeysByDomain, trustCheckedList } from '../model/address-keys.js';
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type SourceRecord } from '../model/snapshot.js';
 import { compareSources } from '../model/snapshot-io.js';
 import type { Inventory, ListServer } from '../inventory/model.js';
@@ -216,7 +216,10 @@ async function collectSource(
     }
     byDomain.add(key, domain);
   }
-  const addresses = byDomain.sorted();
+  const { keys: addresses, runs } = byDomain.sortedRuns();
+  // Every key is normaliseAddress's own output: checked, so the gateway tables and the
+  // summary take the list by its domain runs instead of testing each key again.
+  trustCheckedList(addresses, runs);
   emit({
     event: 'source-done',
     host: server.name,

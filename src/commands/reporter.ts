@@ -3,7 +3,7 @@
  * event with --json (for cron and log shippers), and a closing summary.
  */
 import type { CollectEvent } from '../collect/events.js';
-import { domainOf } from '../model/address.js';
+import { checkedRunsOf, domainRuns } from '../model/address-keys.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { formatCount } from '../plan/guard.js';
 import type { Io } from './io.js';
@@ -81,15 +81,10 @@ function addressesPerDomain(snapshot: Snapshot): [string, number][] {
   const runs = new Map<string, { source: string[]; start: number; end: number }[]>();
   for (const source of snapshot.sources) {
     const list = source.addresses;
-    let start = 0;
-    while (start < list.length) {
-      const domain = domainOf(list[start]!);
-      let end = start + 1;
-      while (end < list.length && list[end]!.endsWith(domain) && domainOf(list[end]!) === domain) end++;
-      let domainRuns = runs.get(domain);
-      if (!domainRuns) runs.set(domain, (domainRuns = []));
-      domainRuns.push({ source: list, start, end });
-      start = end;
+    for (const run of checkedRunsOf(list) ?? domainRuns(list)) {
+      let domainRunsOf = runs.get(run.domain);
+      if (!domainRunsOf) runs.set(run.domain, (domainRunsOf = []));
+      domainRunsOf.push({ source: list, start: run.from, end: run.to });
     }
   }
   return [...runs.entries()]

@@ -125,11 +125,19 @@ export class KeysByDomain {
   }
 
   sorted(): string[] {
-    const out: string[] = [];
+    return this.sortedRuns().keys;
+  }
+
+  /** The keys in contract order, with the run of each domain (as domainRuns would find them, without a second pass). */
+  sortedRuns(): { keys: string[]; runs: DomainRun[] } {
+    const keys: string[] = [];
+    const runs: DomainRun[] = [];
     for (const domain of [...this.groups.keys()].sort()) {
-      for (const key of sortUniqueLocals(this.groups.get(domain)!, domain.length + 1)) out.push(key);
+      const from = keys.length;
+      for (const key of sortUniqueLocals(this.groups.get(domain)!, domain.length + 1)) keys.push(key);
+      runs.push({ domain, from, to: keys.length });
     }
-    return out;
+    return { keys, runs };
   }
 }
 

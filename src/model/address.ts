@@ -119,7 +119,8 @@ export function normaliseAddress(raw: string, domains?: DomainCache): AddressRes
   const domainRaw = raw.slice(at + 1);
   const domain = domains ? domains.normalise(domainRaw) : normaliseDomain(domainRaw);
   if (!domain.ok) return domain;
-  const key = `${local}@${domain.domain}`;
+  // Input already in normal form (most of it) is its own key: no new string to build and flatten.
+  const key = local === localRaw && domain.domain === domainRaw ? raw : `${local}@${domain.domain}`;
   if (key.length > MAX_ADDRESS) return { ok: false, reason: `longer than ${MAX_ADDRESS} characters` };
   let warnings: string[] | undefined;
   if (local.length > RFC_MAX_LOCAL) (warnings ??= []).push(`local part of ${local.length} characters, over RFC 5321's ${RFC_MAX_LOCAL} (accepted: Postfix and Mailman take it)`);

@@ -27,7 +27,7 @@ import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync
 import path from 'node:path';
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { normaliseDomain, printable } from './address.js';
-import { compareLocals, domainKeyPattern, domainRuns, isKeyOf, keyProblem, sortAddressKeys, trustCheckedList, type DomainRun } from './address-keys.js';
+import { checkedRunsOf, compareLocals, domainKeyPattern, domainRuns, isKeyOf, keyProblem, sortAddressKeys, trustCheckedList, type DomainRun } from './address-keys.js';
 import {
   SNAPSHOT_FORMAT,
   SNAPSHOT_VERSION,
@@ -510,10 +510,12 @@ export function* snapshotChunks(snapshot: Snapshot): Generator<string> {
   yield `${snapshot.gateways.length ? '\n  ' : ''}]\n}\n`;
   for (const source of snapshot.sources) {
     const addresses = source.addresses;
+    // A checked list (collected, or read and validated) holds only valid keys: no LF to look for.
+    const checked = checkedRunsOf(addresses) !== undefined;
     // Joined in slices: one string per 10,000 addresses keeps memory flat for a million.
     for (let start = 0; start < addresses.length; start += 10_000) {
       const slice = addresses.slice(start, start + 10_000);
-      for (let k = 0; k < slice.length; k++) {
+      for (let k = 0; !checked && k < slice.length; k++) {
         // A key with a LF in it would be read back as two keys, each perhaps valid: never write one.
         if (slice[k]!.includes('\n')) {
           throw new RcptsyncError(`${source.host} ${source.label}: address ${start + k} "${printable(slice[k]!)}" contains a line feed`, ExitCode.usage);

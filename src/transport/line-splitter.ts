@@ -46,7 +46,11 @@ export class LineSplitter {
   // Stream mode keeps a multi-byte character split across chunks intact;
   // ignoreBOM keeps a U+FEFF as data so it is refused rather than dropped.
   #decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  /** For whole lines at once (never in stream mode, so it holds no state between calls). */
+  readonly #chunkDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   #pending = '';
+  /** The first BAD_LINE_SHOWN raw bytes of the current line, while it spans chunks. */
+  #lineStart: Uint8Array[] = [];
   /** The raw bytes of the current line once it is known not to be UTF-8 (the first BAD_LINE_SHOWN of them). */
   #badBytes: number[] | undefined;
 
@@ -73,27 +77,54 @@ export class LineSplitter {
     if (this.#bytes > this.maxOutputBytes) {
       this.#fail('too-large', `output exceeded ${this.maxOutputBytes} bytes`);
     }
-    let start = 0;
-    while (start < chunk.length) {
-      const lf = chunk.indexOf(LF, start);
-      if (lf === -1) {
-        this.#take(chunk.subarray(start), true);
-        this.#midLine = true;
-        return;
-      }
-      // LF (0x0A) never occurs inside a multi-byte UTF-8 sequence, so
-      // splitting on the byte before decoding is safe.
-      this.#take(chunk.subarray(start, lf), false);
-      const text = this.#pending;
-      const bad = this.#badBytes;
-      this.#pending = '';
-      this.#badBytes = undefined;
-      this.#midLine = false;
-      this.#lines++;
-      if (bad) this.onBadLine!(escapeBytes(bad), this.#lines);
-      else this.onLine(text, this.#lines);
-      start = lf + 1;
+    if (chunk.length === 0) return;
+    const last = chunk.lastIndexOf(LF);
+    if (last === -1) {
+      this.#take(chunk, true);
+      this.#midLine = true;
+      return;
     }
+    let start = 0;
+    if (this.#midLine) start = this.#endLine(chunk, 0, chunk.indexOf(LF)) + 1;
+    // The lines after the first LF are most often UTF-8: decoded in one call and split as a
+    // string (one decode per line is most of the cost of a million-line listing). Bytes that do
+    // not decode take the line-by-line path below, which finds the bad line and handles it.
+    if (start < last) {
+      const text = this.#wholeLines(chunk.subarray(start, last));
+      if (text !== undefined) {
+        let from = 0;
+        for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', from)) {
+          this.#lines++;
+          this.onLine(text.slice(from, lf), this.#lines);
+          from = lf + 1;
+        }
+        this.#lines++;
+        this.onLine(from === 0 ? text : text.slice(from), this.#lines);
+        start = last + 1;
+      }
+    }
+    while (start <= last) start = this.#endLine(chunk, start, chunk.indexOf(LF, start)) + 1;
+    if (start < chunk.length) {
+      this.#take(chunk.subarray(start), true);
+      this.#midLine = true;
+    }
+  }
+
+  /** Ends the current line with the bytes from `start` to the LF at `lf` and hands it on; returns `lf`. */
+  #endLine(chunk: Uint8Array, start: number, lf: number): number {
+    // LF (0x0A) never occurs inside a multi-byte UTF-8 sequence, so
+    // splitting on the byte before decoding is safe.
+    this.#take(chunk.subarray(start, lf), false);
+    const text = this.#pending;
+    const bad = this.#badBytes;
+    this.#pending = '';
+    this.#badBytes = undefined;
+    if (this.#lineStart.length > 0) this.#lineStart = [];
+    this.#midLine = false;
+    this.#lines++;
+    if (bad) this.onBadLine!(escapeBytes(bad), this.#lines);
+    else this.onLine(text, this.#lines);
+    return lf;
   }
 
   /** Call once the stream has ended; throws if the output stopped mid-line. */
@@ -105,6 +136,15 @@ export class LineSplitter {
     return { bytes: this.#bytes, lines: this.#lines };
   }
 
+  /** `bytes` (complete lines, without the last LF) decoded, or undefined when they are not UTF-8. */
+  #wholeLines(bytes: Uint8Array): string | undefined {
+    try {
+      return this.#chunkDecoder.decode(bytes);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Adds bytes of the current line (the end of it when `stream` is false). */
   #take(bytes: Uint8Array, stream: boolean): void {
     if (this.#badBytes) {
@@ -113,14 +153,24 @@ export class LineSplitter {
     }
     try {
       this.#pending += this.#decoder.decode(bytes, { stream });
+      // The line's first bytes as they came (the decoder may hold the end of one in stream
+      // mode), in case a later part of the line turns out not to be UTF-8.
+      if (stream && this.#shownSoFar() < BAD_LINE_SHOWN) this.#lineStart.push(Uint8Array.from(bytes.subarray(0, BAD_LINE_SHOWN)));
     } catch {
       if (!this.onBadLine) this.#fail('not-utf8', 'output is not valid UTF-8');
       // The rest of the line is kept as bytes, to be shown escaped; a fresh decoder for the next line.
       this.#decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-      this.#badBytes = [...Buffer.from(this.#pending, 'utf8').subarray(0, BAD_LINE_SHOWN)];
+      this.#badBytes = [...Buffer.concat(this.#lineStart).subarray(0, BAD_LINE_SHOWN)];
+      this.#lineStart = [];
       this.#pending = '';
       this.#keepBad(bytes);
     }
+  }
+
+  #shownSoFar(): number {
+    let n = 0;
+    for (const part of this.#lineStart) n += part.length;
+    return n;
   }
 
   #keepBad(bytes: Uint8Array): void {

@@ -23,6 +23,17 @@ describe('lines that are not UTF-8', () => {
     expect(result).toEqual({ lines: [[2, 'ok@x.org']], bad: [[1, '# caf\\xe9 1998']] });
   });
 
+  it('are found and numbered wherever the chunks are cut, and every good line around them is kept', () => {
+    // Whole chunks of good lines are decoded at once; a bad byte anywhere sends its chunk line by line.
+    const bytes = Buffer.concat([Buffer.from('a@x.org\nbü@x.org\n'), Buffer.from([0x63, 0xe9, 0x0a]), Buffer.from('c@x.org\n\nd@x.org\n')]);
+    const expected = { lines: [[1, 'a@x.org'], [2, 'bü@x.org'], [4, 'c@x.org'], [5, ''], [6, 'd@x.org']], bad: [[3, 'c\\xe9']] };
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      for (let second = cut; second <= bytes.length; second += 3) {
+        expect(split([bytes.subarray(0, cut), bytes.subarray(cut, second), bytes.subarray(second)])).toEqual(expected);
+      }
+    }
+  });
+
   it('keep a multi-byte character split across chunks intact on good lines', () => {
     const bytes = Buffer.from('bücher@x.org\n');
     expect(split([bytes.subarray(0, 2), bytes.subarray(2)]).lines).toEqual([[1, 'bücher@x.org']]);
