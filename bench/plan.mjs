@@ -17,6 +17,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { random } from './lib/random.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -43,16 +44,6 @@ const keep = args.includes('--keep');
 const { writeSnapshot } = await import(path.join(dist, 'model/snapshot-io.js'));
 const { buildGatewayTables } = await import(path.join(dist, 'tables/gateway-tables.js'));
 const { stateFileFor } = await import(path.join(dist, 'state/last-known-good.js'));
-
-/** Deterministic pseudo-random numbers (mulberry32), so every run measures the same data. */
-function random(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const domains = Array.from({ length: DOMAINS }, (_, i) => `lists${String(i).padStart(2, '0')}.example.org`);
 

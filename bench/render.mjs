@@ -25,6 +25,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { random, shuffle } from './lib/random.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.resolve(here, '../dist');
@@ -48,16 +49,6 @@ const TARGET_RATIO = 1.5;
 const TARGET_RSS_MIB = 512;
 
 const { writeSnapshot } = await import(path.join(dist, 'model/snapshot-io.js'));
-
-/** Deterministic pseudo-random numbers (mulberry32): every run measures the same data. */
-function random(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['announce', 'team', 'dev', 'users', 'board', 'help', 'news', 'sales', 'ops', 'events', 'jobs', 'press', 'members', 'alumni'];
 const MAILMAN = ['', '-bounces', '-confirm', '-join', '-leave', '-owner', '-request', '-subscribe', '-unsubscribe'];
@@ -111,14 +102,6 @@ function buildSnapshot() {
   const lines = all.flatMap((source) => source.addresses.map((key) => `${key} OK`));
   for (const line of roleLines) lines.push(line);
   return { snapshot: { format: 'rcptsync-snapshot', version: 1, sources: all, gateways: [gateway] }, lines };
-}
-
-function shuffle(items, rand) {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
 }
 
 /** Run a command; resolve with its wall time, stdout and the peak RSS that /usr/bin/time saw. */

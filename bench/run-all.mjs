@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
- * Runs every benchmark in turn (render, plan, collect, deploy, growth, fleet), each as its own
+ * Runs every benchmark in turn (render, plan, sync, collect, deploy, growth, fleet), each as its own
  * process with its output shown as it runs, then prints one summary table with
  * PASS/MISS per target. `npm run bench` builds first and runs this.
  *
- *   node bench/run-all.mjs [render] [plan] [collect] [deploy] [growth] [fleet]   (default: all)
+ *   node bench/run-all.mjs [render] [plan] [sync] [collect] [deploy] [growth] [fleet]   (default: all)
  *
  * A benchmark prints figures; it is not a test. A MISS (a target of speed or
  * memory not met) does not make this exit non-zero. A benchmark's own
@@ -23,6 +23,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const BENCHES = {
   render: { script: 'render.mjs', what: '1M addresses rendered for one gateway vs LC_ALL=C sort -u' },
   plan: { script: 'plan.mjs', what: 'plan of a 1M collection against a state 1% apart vs LC_ALL=C sort -u' },
+  sync: { script: 'sync.mjs', what: 'sync of one 1M-address command, postfix_map and static source vs LC_ALL=C sort -u and the Node floor' },
   collect: { script: 'collect.mjs', what: '50 list servers x 2,000 lists over a loopback sshd vs a serial ssh loop' },
   deploy: { script: 'deploy.mjs', what: '1M-entry table through the gateway role vs scp + postmap; no-op on two gateways', root: true },
   growth: { script: 'growth.mjs', what: 'render and plan at 100k, 1M and 5M addresses: time, peak RSS, growth; 5M <= 2 GiB' },
