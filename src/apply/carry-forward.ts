@@ -52,7 +52,6 @@ export interface CarryForwardResult {
 
 export function carryForward(input: CarryForwardInput): CarryForwardResult {
   const already = input.snapshot.sources.filter((s) => s.carriedForward);
-  if (input.failures.length === 0 && already.length === 0) return { snapshot: input.snapshot, carried: [] };
   // Held records have ids of their own (sourceId): a failed source's id finds only its collection.
   const previous = new Map(input.lastGood ? input.lastGood.sources.map((s) => [sourceId(s), s]) : []);
   const carried: CarriedSource[] = [];
@@ -119,6 +118,7 @@ export function carryForward(input: CarryForwardInput): CarryForwardResult {
     carried.push(carriedSource(failure, last.addresses.length, since, staleHours, maxStaleHours));
   }
   if (refusals.length > 0) throw new StaleSourcesError(refusals, failures);
+  // Nothing failed now: the collection as it is (the same object).
   if (records.length === 0) return { snapshot: input.snapshot, carried };
   const sources = [...input.snapshot.sources, ...records].sort(compareSources);
   return { snapshot: { ...input.snapshot, sources }, carried };
