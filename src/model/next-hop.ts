@@ -5,6 +5,9 @@
  */
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** A last label of digits only: not a host name (RFC 1123 2.1, RFC 3696 2), but an IPv4 address or a broken one. */
+const NUMERIC_TLD = /(?:^|\.)\d+$/;
+const isHostName = (text: string): boolean => HOST.test(text) && !NUMERIC_TLD.test(text);
 
 export type RouteResult = { ok: true; route: string } | { ok: false; message: string };
 
@@ -27,13 +30,13 @@ export function eximRouteData(nextHop: string): RouteResult {
   const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(rest);
   if (bracketed) {
     const host = bracketed[1]!;
-    if (!IPV4.test(host) && !HOST.test(host)) return refuse('has a host that is neither an IPv4 address nor a host name');
+    if (!IPV4.test(host) && !isHostName(host)) return refuse('has a host that is neither an IPv4 address nor a host name');
     const port = bracketed[2];
     if (port === undefined) return { ok: true, route: host };
     const n = Number(port);
     if (n < 1 || n > 65535) return refuse('has a port outside 1-65535');
     return { ok: true, route: n === 25 ? host : `${host}::${n}` };
   }
-  if (HOST.test(rest) && !IPV4.test(rest)) return { ok: true, route: `${rest}/MX` };
+  if (isHostName(rest)) return { ok: true, route: `${rest}/MX` };
   return refuse('is not in a form with an Exim equivalent');
 }

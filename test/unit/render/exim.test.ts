@@ -53,6 +53,74 @@ describe('next hops as manualroute route_data', () => {
       if (!result.ok) expect(result.message).toContain('smtp:[host]:port');
     },
   );
+
+  test.each([
+    ['smtp:[a.b.example]', 'a.b.example'],
+    ['smtp:x', 'x/MX'],
+    ['smtp:[mx1]', 'mx1'],
+    ['smtp:mail2.example', 'mail2.example/MX'],
+    ['smtp:[3com.example]:587', '3com.example::587'],
+    ['smtp:[mx1]:1', 'mx1::1'],
+    ['smtp:[mx1]:65535', 'mx1::65535'],
+    ['smtp:[mx1]:00025', 'mx1'],
+    // Every octet form, first and later: 25x, 2[0-4]x, 1xx, two digits, one digit.
+    ['smtp:[255.249.199.99]', '255.249.199.99'],
+    ['smtp:[249.255.9.0]:2525', '249.255.9.0::2525'],
+    ['smtp:[199.1.250.10]', '199.1.250.10'],
+    ['relay:[9.99.100.200]', '9.99.100.200'],
+    ['smtp:[99.0.0.1]', '99.0.0.1'],
+  ])('%s -> %s (one-letter labels, ports at the bounds, every IPv4 octet form)', (nextHop, route) => {
+    expect(eximRouteData(nextHop)).toEqual({ ok: true, route });
+  });
+
+  const refusal = (nextHop: string, why: string) => ({
+    ok: false,
+    message: `next hop "${nextHop}" ${why}; an Exim gateway takes smtp:[host]:port, smtp:[host] or smtp:host (relay: works as smtp:)`,
+  });
+
+  test.each([
+    ['lmtp:[10.0.0.1]:24', 'has a transport Exim gateways do not map'],
+    ['esmtp:[mx1]', 'has a transport Exim gateways do not map'],
+    ['smtp:[mx1]\nlmtp:[mx2]', 'has a transport Exim gateways do not map'],
+    ['smtp:[a b]', 'has a host that is neither an IPv4 address nor a host name'],
+    ['smtp:[mx1]:0', 'has a port outside 1-65535'],
+    ['smtp:[mx1]:65536', 'has a port outside 1-65535'],
+    ['smtp:lists.example.org:2525', 'is not in a form with an Exim equivalent'],
+    ['smtp:x[mx1]', 'is not in a form with an Exim equivalent'],
+    ['smtp:[mx1]:25x', 'is not in a form with an Exim equivalent'],
+    // Postfix would look up MX records of an address; bracket it for the address itself.
+    ['smtp:10.213.4.11', 'is not in a form with an Exim equivalent'],
+  ])('%s is refused: %s', (nextHop, why) => {
+    expect(eximRouteData(nextHop)).toEqual(refusal(nextHop, why));
+  });
+
+  // A last label of digits makes no host name (RFC 1123 2.1), so a dotted form
+  // that is not an IPv4 address is refused rather than looked up as a name:
+  // an octet over 255, a leading zero, a letter in an octet, too few or many parts.
+  test.each([
+    '256.0.0.1',
+    '0.256.0.1',
+    '259.0.0.1',
+    '0.259.0.1',
+    '24x.0.0.1',
+    '0.24x.0.1',
+    '1x1.0.0.1',
+    '0.1x1.0.1',
+    '11x.0.0.1',
+    '0.11x.0.1',
+    '01.0.0.1',
+    '0.01.0.1',
+    'x.0.0.1',
+    '0.x.0.1',
+    'x1.2.3.4',
+    '1.2.3.4.5',
+    '1.2',
+    '10.0.0.256',
+    '123',
+  ])('smtp:[%s] is refused: neither an IPv4 address nor a host name', (host) => {
+    expect(eximRouteData(`smtp:[${host}]`)).toEqual(refusal(`smtp:[${host}]`, 'has a host that is neither an IPv4 address nor a host name'));
+    expect(eximRouteData(`smtp:${host}`)).toEqual(refusal(`smtp:${host}`, 'is not in a form with an Exim equivalent'));
+  });
 });
 
 describe('a mixed fleet', () => {
