@@ -10,7 +10,6 @@ import { printable } from '../model/address.js';
 import { countEntries } from './output.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT } from './swap.js';
 import { gatewayOutputs, recipientsFile, tableFiles } from './exim.js';
-import type { RenderedFile } from './templates.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -43,9 +42,6 @@ export interface Manifest {
   version: typeof MANIFEST_VERSION;
   gateways: Record<string, GatewayManifest>;
 }
-
-/** Files whose manifest entry carries an entry count. */
-export const TABLE_FILES: readonly RenderedFile[] = ['relay_recipients', 'relay_domains', 'transport'];
 
 /** The manifest's bytes: keys in a fixed order, two-space indent, trailing newline. */
 export function serialiseManifest(manifest: Manifest): string {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ConfigError, RcptsyncError } from '../../../src/errors.js';
 import { readSnapshot, validateSnapshot, writeSnapshot } from '../../../src/model/snapshot-io.js';
 import type { Snapshot } from '../../../src/model/snapshot.js';
-import { checkTree, countEntries, recoverInterruptedSwap, renderTree, renderedTables, treePaths } from '../../../src/render/index.js';
+import { checkTree, countEntries, recoverInterruptedSwap, renderTree, renderedTables, treePaths, type Manifest } from '../../../src/render/index.js';
 import { fixtureSnapshot } from './fixture-snapshot.js';
 import { transpileRenderCode } from './transpiled.js';
 import { expectGolden, readTree } from './read-tree.js';
@@ -493,5 +493,98 @@ describe('checkTree', () => {
     expect(result.problems.join('\n')).toMatch(/relay_recipients: sha256/);
     expect(result.problems.join('\n')).toMatch(/relay_recipients: 45 entries, the manifest says 46/);
     expect(result.problems.join('\n')).toMatch(/extra: not in the manifest/);
+  });
+
+  /** A rendered fixture tree, with its manifest as changed by `edit`; the tree and the manifest's path. */
+  async function treeWithManifest(edit: (manifest: Manifest) => unknown = () => undefined): Promise<{ outDir: string; manifestFile: string }> {
+    const outDir = freshDir();
+    await renderTree(fixtureSnapshot(), { outDir });
+    const manifestFile = path.join(outDir, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
+    const edited = edit(manifest);
+    writeFileSync(manifestFile, typeof edited === 'string' ? edited : JSON.stringify(edited ?? manifest));
+    return { outDir, manifestFile };
+  }
+
+  test('refuses a tree without a readable manifest, naming the file and the error', async () => {
+    const { outDir, manifestFile } = await treeWithManifest();
+    rmSync(manifestFile);
+    expect(await checkTree(outDir)).toEqual({ ok: false, problems: [expect.stringMatching(/^\/.*\/manifest\.json: ENOENT: no such file/)], manifest: null });
+    writeFileSync(manifestFile, '{"format": ');
+    const result = await checkTree(outDir);
+    expect(result).toEqual({ ok: false, problems: [expect.stringContaining(`${manifestFile}: `)], manifest: null });
+    expect(result.problems[0]).toMatch(/JSON/);
+  });
+
+  test.each<[string, (m: Manifest) => unknown]>([
+    ['JSON null', () => 'null'],
+    ['another format', (m) => ({ ...m, format: 'other-manifest' })],
+    ['another version', (m) => ({ ...m, version: 2 })],
+    ['gateways that are not an object', (m) => ({ ...m, gateways: 'gw1.example.net' })],
+    ['gateways of null', (m) => ({ ...m, gateways: null })],
+  ])('refuses a manifest with %s, and checks no file', async (_, edit) => {
+    const { outDir, manifestFile } = await treeWithManifest(edit);
+    expect(await checkTree(outDir)).toEqual({ ok: false, problems: [`${manifestFile}: not an rcptsync manifest of version 1`], manifest: null });
+  });
+
+  test('names each entry the manifest does not list, in name order, beside the tree and in a gateway', async () => {
+    const { outDir } = await treeWithManifest();
+    // readdirSync lists by UTF-8 bytes, where U+E000 comes before U+10000; the order here is
+    // the code's own (UTF-16 code units, U+10000 first), not the platform's.
+    for (const name of ['gw9.example.net', '\u{E000}', 'gw0.example.net', 'notes', '\u{10000}', 'README']) writeFileSync(path.join(outDir, name), 'x\n');
+    for (const name of ['zz', '\u{E000}', 'main.cf', 'aa', '\u{10000}', 'relay_recipients.db']) writeFileSync(path.join(outDir, 'gw1.example.net', name), 'x\n');
+    const result = await checkTree(outDir);
+    expect(result.ok).toBe(false);
+    expect(result.problems).toEqual([
+      ...['README', 'gw0.example.net', 'gw9.example.net', 'notes', '\u{10000}', '\u{E000}'].map((name) => `${path.join(outDir, name)}: not in the manifest`),
+      ...['aa', 'main.cf', 'relay_recipients.db', 'zz', '\u{10000}', '\u{E000}'].map((name) => `${path.join(outDir, 'gw1.example.net', name)}: not in the manifest`),
+    ]);
+  });
+
+  test('refuses a gateway name that is no directory of the tree, and a missing gateway folder', async () => {
+    const { outDir, manifestFile } = await treeWithManifest((m) => {
+      const gw1 = m.gateways['gw1.example.net']!;
+      m.gateways['sub/gw'] = gw1;
+      m.gateways['.hidden'] = gw1;
+      m.gateways['gw3.example.net'] = gw1;
+    });
+    mkdirSync(path.join(outDir, 'sub'));
+    writeFileSync(path.join(outDir, 'sub/gw'), 'x\n');
+    const result = await checkTree(outDir);
+    // sub/gw exists, but only as a path into another folder; .hidden is named for its name alone, not as missing.
+    expect(result.problems).toEqual([
+      `${path.join(outDir, 'sub')}: not in the manifest`,
+      `${manifestFile}: gateway "sub/gw" is not a usable directory name`,
+      `${manifestFile}: gateway ".hidden" is not a usable directory name`,
+      `${path.join(outDir, 'gw3.example.net')}: missing`,
+    ]);
+  });
+
+  test('refuses a file the manifest has no entry for, a listed file that is gone, and a size that differs', async () => {
+    const { outDir } = await treeWithManifest((m) => {
+      delete m.gateways['gw1.example.net']!.files['transport'];
+    });
+    const gw2 = path.join(outDir, 'gw2.example.net');
+    rmSync(path.join(gw2, 'relay_domains'));
+    const domains = path.join(outDir, 'gw1.example.net/relay_domains');
+    const before = readFileSync(domains);
+    writeFileSync(domains, Buffer.concat([before, Buffer.from('# a comment\n')]));
+    const result = await checkTree(outDir);
+    expect(result.ok).toBe(false);
+    expect(result.problems).toEqual([
+      expect.stringMatching(new RegExp(`^${domains}: sha256 [0-9a-f]{64} does not match the manifest \\([0-9a-f]{64}\\)$`)),
+      `${domains}: ${before.length + 12} bytes, the manifest says ${before.length}`,
+      `${path.join(outDir, 'gw1.example.net/transport')}: not in the manifest`,
+      expect.stringMatching(new RegExp(`^${path.join(gw2, 'relay_domains')}: ENOENT: no such file`)),
+    ]);
+  });
+
+  test("the recipients table's entries must add up to the manifest's domains, and only that table's", async () => {
+    const { outDir } = await treeWithManifest((m) => {
+      const domains = m.gateways['gw1.example.net']!.domains;
+      domains[Object.keys(domains)[0]!]!.entries += 1;
+    });
+    const file = path.join(outDir, 'gw1.example.net/relay_recipients');
+    expect((await checkTree(outDir)).problems).toEqual([`${file}: 46 entries, but the manifest's domains add up to 47`]);
   });
 });
