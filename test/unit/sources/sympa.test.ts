@@ -112,6 +112,41 @@ describe('sympa from aliases (captured /etc/mail/sympa/aliases, Debian\'s defaul
     expect(addresses(result)).toEqual(['dev@lists.sympa.test']);
   });
 
+  it('reads the pipe as list_aliases.tt2 may write it: quoted or not, with or without the path, spaces around the argument', () => {
+    const text = [
+      'dev: | /usr/lib/sympa/bin/queue dev@lists.sympa.test',
+      'dev-request: "|queue dev-request@lists.sympa.test"',
+      'dev-editor: "| /usr/lib/sympa/bin/queue  dev-editor@lists.sympa.test "',
+      'dev-owner: |bouncequeue dev@lists.sympa.test',
+    ];
+    const result = parse(aliases, text);
+    expect(result.problems).toEqual([]);
+    expect(addresses(result)).toEqual(['dev@lists.sympa.test', 'dev-request@lists.sympa.test', 'dev-editor@lists.sympa.test', 'dev-owner@lists.sympa.test']);
+  });
+
+  it('refuses an argument that is not one list@domain, a line that is no alias, and a value that is more than the pipe', () => {
+    const text = [
+      'x: "| /usr/lib/sympa/bin/queue @lists.sympa.test"',
+      'x-owner: "| /usr/lib/sympa/bin/bouncequeue @lists.sympa.test"',
+      'dev: "| /usr/lib/sympa/bin/queue dev@"',
+      'dev-owner: "| /usr/lib/sympa/bin/bouncequeue dev@"',
+      'no colon here',
+      'dev: postmaster, "| /usr/lib/sympa/bin/queue dev@lists.sympa.test"',
+    ];
+    // A problem shows its line as printable() does: in double quotes, a quote in it escaped.
+    const shown = (line: string) => `"${line.replaceAll('"', '\\"')}"`;
+    const result = parse(aliases, text);
+    expect(result.problems).toEqual([
+      { line: 1, message: `queue argument is not one list@domain: ${shown(text[0]!)}` },
+      { line: 2, message: `bouncequeue argument is not one list@domain: ${shown(text[1]!)}` },
+      { line: 3, message: `queue argument is not one list@domain: ${shown(text[2]!)}` },
+      { line: 4, message: `bouncequeue argument is not one list@domain: ${shown(text[3]!)}` },
+      { line: 5, message: 'no "name: value": "no colon here"' },
+      { line: 6, message: `not a pipe into Sympa's queue or bouncequeue: ${shown(text[5]!)}` },
+    ]);
+    expect(result.candidates).toEqual([]);
+  });
+
   it('passes a hostile argument on to validation, which refuses it', () => {
     const result = parse(aliases, ['"x%y": "| /usr/lib/sympa/bin/queue x%y@lists.sympa.test"']);
     expect(result.problems).toEqual([]);
@@ -141,8 +176,9 @@ describe('sympa site addresses', () => {
 
 describe('sympa command', () => {
   it('cats the transport map by default, the aliases file with from: aliases, or the path given', () => {
-    expect(sympa.command(transport)).toBe(`cat -- '${SYMPA_TRANSPORT_PATH}'`);
-    expect(sympa.command(aliases)).toBe(`cat -- '${SYMPA_ALIASES_PATH}'`);
+    expect(sympa.command(transport)).toBe("cat -- '/etc/sympa/sympa_transport'");
+    expect(sympa.command(aliases)).toBe("cat -- '/etc/mail/sympa/aliases'");
+    expect([SYMPA_TRANSPORT_PATH, SYMPA_ALIASES_PATH]).toEqual(['/etc/sympa/sympa_transport', '/etc/mail/sympa/aliases']);
     expect(sympa.command({ ...aliases, path: "/srv/it's/aliases" })).toBe(`cat -- '/srv/it'\\''s/aliases'`);
     expect(sympa.command({ ...transport, command: 'sudo -n -u sympa cat /etc/sympa/sympa_transport' })).toBe(
       'sudo -n -u sympa cat /etc/sympa/sympa_transport',
