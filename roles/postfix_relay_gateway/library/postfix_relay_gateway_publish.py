@@ -9,13 +9,17 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: postfix_relay_gateway_publish
-short_description: Upload rendered tables and publish them atomically on a Postfix gateway
+short_description: Send rendered tables compressed and publish them atomically on a Postfix gateway
 description:
-  - Transfers each table into Ansible's remote temporary directory, then runs one script on the
-    gateway that, per table, moves it beside the published table under I(tmp_prefix), checks its
-    sha256 against the manifest, builds it with postmap, looks up its first key, and renames the
-    indexed file and then the source into place.
-  - A failure stops before the failing table's rename; the published table stays in service.
+  - Packs the tables into one tar archive compressed with gzip (level 1) on the control node. With
+    pipelining, the archive is the standard input of one script on the gateway (one SSH round trip);
+    without it, it is uploaded into Ansible's remote temporary directory, which the script removes.
+  - The script unpacks every table beside the published one under I(tmp_prefix), checks each file's
+    sha256 against the manifest, builds it with postmap and looks up its first key. Only when every
+    table is built does it rename, per table, the indexed file and then the source into place, and
+    look the key up again under the published name.
+  - A failed or partial transfer, a sha256 mismatch or a failed postmap stops before the first rename,
+    so every published table stays in service; the temporary files are removed on exit.
   - In check mode nothing is transferred; the task reports C(changed) when there are tables.
 options:
   src_dir:
@@ -60,8 +64,13 @@ published:
   type: list
   returned: always
 stdout_lines:
-  description: One "published NAME" line per table the script finished.
+  description: One "published NAME" line per table the script renamed into place.
   type: list
+  returned: when the script ran
+transfer:
+  description: Bytes of the tables (C(bytes)), of the archive sent (C(compressed)), and how it was sent
+    (C(method), stdin or upload).
+  type: dict
   returned: when the script ran
 '''
 
