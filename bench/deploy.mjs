@@ -4,12 +4,13 @@
  * gateways in network namespaces, each with its own sshd and a real Postfix):
  *
  * 1. A 1,000,000-address relay_recipients pushed to one gateway: the wall time of
- *    `ansible-playbook playbooks/deploy.yml --limit gw1` (manifest check, copy,
- *    postmap under a temporary name, rename into place, postfix check, reload)
- *    against, in the same run, a plain `scp` of the same file plus `postmap` on
- *    the gateway over `ssh`. Each timed deploy publishes a tree that differs from
- *    the one on the gateway (two rendered variants, alternating), so every run
- *    copies and rebuilds the full table. Target: within 2x.
+ *    `ansible-playbook playbooks/deploy.yml --limit gw1` (manifest check,
+ *    compressed transfer, sha256 check, postmap under a temporary name, rename
+ *    into place, postfix check, reload) against, in the same run, a plain `scp`
+ *    of the same file plus `postmap` on the gateway over `ssh`. Each timed deploy
+ *    publishes a tree that differs from the one on the gateway (two rendered
+ *    variants, alternating), so every run sends and rebuilds the full table.
+ *    Target: within 1.5x (issue 10).
  * 2. A no-op run of deploy.yml on both gateways: changed=0 for each, wall time printed.
  *
  * The lab runs under names and addresses of its own (bench/lib/deploy-lab.mjs),
@@ -51,7 +52,7 @@ const option = (name, fallback) => {
 const TOTAL = option('--addresses', 1_000_000);
 const RUNS = option('--runs', 3);
 const keep = args.includes('--keep');
-const TARGET_RATIO = 2;
+const TARGET_RATIO = 1.5; // issue 10 (issue 3 asked for 2x)
 const BIG = 'gw1';
 const SMALL = 'gw2';
 const MAP_TYPE = 'cdb'; // the role's default (roles/postfix_relay_gateway/defaults/main.yml); the baseline builds the same
@@ -123,7 +124,10 @@ try {
   console.log(`first deploy (both gateways, main.cf and tables): ${fmt(first.ms)}`);
 
   // ---- timed: role deploy of a changed 1M table, then scp + postmap of the same file.
-  const baselineDir = '/etc/postfix/bench-baseline'; // private to gw1 (its own /etc/postfix)
+  // Outside gw1's /etc/postfix: the role's cheap check and record fingerprint every
+  // file there, and a gateway has no 108 MiB of someone else's table in it. The
+  // same disk as the map directory (the lab's directory), removed with the lab.
+  const baselineDir = path.join(lab.dir, 'bench-baseline');
   await lab.exec(BIG, `mkdir -p ${baselineDir}`);
   const target = `root@${gw1.address}`;
   const deploys = [];
