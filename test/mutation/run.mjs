@@ -39,6 +39,14 @@ const MODULES = [
   { file: 'src/render/output.ts' },
   // Replacing the rendered tree: the two renames, the recovery of a killed run, the render lock.
   { file: 'src/render/swap.ts' },
+  // Which files a Postfix or an Exim gateway gets, which of them count entries, which holds the recipients.
+  { file: 'src/render/exim.ts' },
+  // checkTree: every rendered file against the manifest's sha256, bytes and entries, and nothing unlisted.
+  { file: 'src/render/manifest.ts' },
+  // Next hops as Exim route_data: what a manualroute router is given, and what is refused.
+  { file: 'src/model/next-hop.ts' },
+  // The Sympa parser: which transport keys and aliases lines are a list's address, and the robot's own.
+  { file: 'src/sources/sympa.ts' },
   {
     file: 'src/render/templates.ts',
     ranges: [
