@@ -24,7 +24,8 @@ export const SYMPA_STALE_LOCK_MINUTES = 20;
 /** EX_TEMPFAIL (sysexits.h): try again later. */
 export const SYMPA_BUSY_EXIT = 75;
 
-export function sympaFileCommand(path: string): string {
+/** `sudoUser`: the file is read (only the cat) as that user, `sudo -n -u USER cat -- FILE`. */
+export function sympaFileCommand(path: string, sudoUser?: string): string {
   // find takes no `--`: a relative path is anchored so that it cannot read as an option.
   const lock = `${path.startsWith('/') ? '' : './'}${path},lock`;
   const locked = `[ -n "$(find "$l" -maxdepth 0 -mmin -${SYMPA_STALE_LOCK_MINUTES} 2>/dev/null)" ]`;
@@ -34,7 +35,7 @@ export function sympaFileCommand(path: string): string {
     `l=${shellQuote(lock)}`,
     `if ${locked}; then echo "Sympa holds the lock $l (a list is being created or closed): not read, try again on the next run" >&2; exit ${SYMPA_BUSY_EXIT}; fi`,
     `before=$(${state}) || exit 66`,
-    'cat -- "$f" || exit',
+    `${sudoUser === undefined ? '' : `sudo -n -u ${shellQuote(sudoUser)} `}cat -- "$f" || exit`,
     `if ${locked} || [ "$before" != "$(${state} 2>/dev/null)" ]; then echo "$f changed while it was read (Sympa rewrites it in place): not used, try again on the next run" >&2; exit ${SYMPA_BUSY_EXIT}; fi`,
   ].join('; ');
 }

@@ -39,7 +39,7 @@ import { splitAliasLine } from './aliases.js';
 import { addSiteAddresses } from './list-addresses.js';
 import { PostfixTableReader } from './postfix-table.js';
 import { ResultBuilder, isBlank, isComment } from './result.js';
-import { catCommand } from './shell.js';
+import { sympaFileCommand } from './sympa-read.js';
 import type { SourceConfig, SourceParser, SourceType } from './types.js';
 
 export interface SympaConfig extends SourceConfig {
@@ -47,6 +47,8 @@ export interface SympaConfig extends SourceConfig {
   from?: 'transport' | 'aliases';
   path?: string;
   command?: string;
+  /** Read the file as this user through sudo (the file is 0640 sympa:sympa). */
+  sudo_user?: string;
   /** The robots (main domain and virtual hosts) whose site addresses are accepted. */
   domains?: string[];
   /** sympa.conf parameters that name the site addresses (Sympa's defaults below). */
@@ -161,7 +163,8 @@ export const sympa: SourceType<SympaConfig> = {
   type: 'sympa',
   command(config) {
     if (config.command !== undefined) return config.command;
-    return catCommand(config.path ?? (config.from === 'aliases' ? SYMPA_ALIASES_PATH : SYMPA_TRANSPORT_PATH));
+    // Not a plain cat: Sympa rewrites the file in place when a list is closed (see sympa-read.ts).
+    return sympaFileCommand(config.path ?? (config.from === 'aliases' ? SYMPA_ALIASES_PATH : SYMPA_TRANSPORT_PATH), config.sudo_user);
   },
   createParser: (config) => (config.from === 'aliases' ? aliasesParser(config) : transportParser(config)),
 };

@@ -186,13 +186,29 @@ describe('sync.yml on a fleet of real Mailman 3 and real Sympa, through real Pos
       const result = await runPlaybook(lab, 'playbooks/sync.yml');
       expect(result.code, describeRun(result)).not.toBe(0);
       expect(result.stdout, describeRun(result)).toMatch(/DEGRADED, carried forward: sympa1: sources\[0\] \(sympa\): \d+ addresses/);
-      expect(result.stdout, describeRun(result)).toMatch(/sympa1: command failed with exit code 1: cat -- '\/etc\/sympa\/sympa_transport'/);
+      expect(result.stdout, describeRun(result)).toMatch(/sympa1: command failed with exit code 66: f='\/etc\/sympa\/sympa_transport'/);
+      expect(result.stdout, describeRun(result)).toContain('No such file or directory');
       for (const gateway of lab.gateways) {
         expect(result.recap[gateway.name], describeRun(result)).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
       }
       expect(mismatches(await probeOnOwnGateway(lab.gateways, sympaLists.flatMap(sympaAddresses)), () => ACCEPTED)).toEqual([]);
     } finally {
       await lab.exec('sympa1', `mv ${map}.away ${map}`);
+    }
+  }, STEP_TIMEOUT);
+
+  it('does not read the map while Sympa holds its lock: carried forward, named, every address still accepted', async () => {
+    // Sympa::LockedFile's lock beside the file, as while a list is created or closed.
+    const lock = '/etc/sympa/sympa_transport,lock';
+    await lab.exec('sympa1', `touch ${lock}`);
+    try {
+      const result = await runPlaybook(lab, 'playbooks/sync.yml');
+      expect(result.code, describeRun(result)).not.toBe(0);
+      expect(result.stdout, describeRun(result)).toMatch(/DEGRADED, carried forward: sympa1: sources\[0\] \(sympa\): \d+ addresses/);
+      expect(result.stdout, describeRun(result)).toContain(`Sympa holds the lock ${lock} (a list is being created or closed)`);
+      expect(mismatches(await probeOnOwnGateway(lab.gateways, sympaLists.flatMap(sympaAddresses)), () => ACCEPTED)).toEqual([]);
+    } finally {
+      await lab.exec('sympa1', `rm -f ${lock}`);
     }
   }, STEP_TIMEOUT);
 

@@ -47,6 +47,8 @@ const MODULES = [
   { file: 'src/model/next-hop.ts' },
   // The Sympa parser: which transport keys and aliases lines are a list's address, and the robot's own.
   { file: 'src/sources/sympa.ts' },
+  // The read of Sympa's file: never during its in-place rewrite (the lock and change checks).
+  { file: 'src/sources/sympa-read.ts' },
   {
     file: 'src/render/templates.ts',
     ranges: [

@@ -3,7 +3,7 @@
 // file in place when a list is closed). Run with the real /bin/sh, cat, find
 // and stat; a `cat` shim first in PATH plays Sympa writing during the read.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,17 @@ describe('reading a Sympa aliases file', () => {
     const result = run(join(dir, 'missing'));
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('No such file');
+  });
+
+  it('runs only the cat through sudo with sudo_user, so one sudoers line with fixed arguments allows it', () => {
+    const file = aliases('sudo');
+    const bin = mkdtempSync(join(dir, 'sudo-'));
+    // A stand-in for sudo: records its arguments, then runs the command they name.
+    writeFileSync(join(bin, 'sudo'), `#!/bin/sh\nprintf '%s\\n' "$@" > '${bin}/args'\nshift 3\nexec "$@"\n`);
+    chmodSync(join(bin, 'sudo'), 0o755);
+    const result = spawnSync('/bin/sh', ['-c', sympaFileCommand(file, 'sympa')], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env['PATH']}` } });
+    expect(result).toMatchObject({ status: 0, stdout: CONTENT });
+    expect(readFileSync(join(bin, 'args'), 'utf8').split('\n').slice(0, -1)).toEqual(['-n', '-u', 'sympa', 'cat', '--', file]);
   });
 
   it('takes a hostile or option-like path literally', () => {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { SYMPA_ALIASES_PATH, SYMPA_TRANSPORT_PATH, sympa, sympaRobotAddresses, type SympaConfig } from '../../../src/sources/sympa.js';
+import { sympaFileCommand } from '../../../src/sources/sympa-read.js';
 import { FIXTURES, addresses, fixture, normalised, parse } from './feed.js';
 
 const transport: SympaConfig = { type: 'sympa' };
@@ -175,11 +176,12 @@ describe('sympa site addresses', () => {
 });
 
 describe('sympa command', () => {
-  it('cats the transport map by default, the aliases file with from: aliases, or the path given', () => {
-    expect(sympa.command(transport)).toBe("cat -- '/etc/sympa/sympa_transport'");
-    expect(sympa.command(aliases)).toBe("cat -- '/etc/mail/sympa/aliases'");
+  it('reads the transport map by default, the aliases file with from: aliases, or the path given, never during a rewrite', () => {
+    expect(sympa.command(transport)).toBe(sympaFileCommand('/etc/sympa/sympa_transport'));
+    expect(sympa.command(aliases)).toBe(sympaFileCommand('/etc/mail/sympa/aliases'));
+    expect(sympa.command(transport)).toContain("f='/etc/sympa/sympa_transport'; l='/etc/sympa/sympa_transport,lock';");
     expect([SYMPA_TRANSPORT_PATH, SYMPA_ALIASES_PATH]).toEqual(['/etc/sympa/sympa_transport', '/etc/mail/sympa/aliases']);
-    expect(sympa.command({ ...aliases, path: "/srv/it's/aliases" })).toBe(`cat -- '/srv/it'\\''s/aliases'`);
+    expect(sympa.command({ ...aliases, path: "/srv/it's/aliases" })).toContain(`f='/srv/it'\\''s/aliases';`);
     expect(sympa.command({ ...transport, command: 'sudo -n -u sympa cat /etc/sympa/sympa_transport' })).toBe(
       'sudo -n -u sympa cat /etc/sympa/sympa_transport',
     );
