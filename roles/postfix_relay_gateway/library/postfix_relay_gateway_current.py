@@ -63,6 +63,10 @@ current:
 reason:
   description: Why not (empty when current).
   type: str
+inputs:
+  description: The I(inputs) compared, for the record at the end of the same run (tasks/record.yml), which
+    so records what this run validated and deployed, without working it out again.
+  type: str
 '''
 
 import hashlib
@@ -160,7 +164,7 @@ def main():
             reason = 'no complete run recorded'
         elif recorded != now:
             reason = 'the inputs, the Postfix configuration or the map directory changed since the last complete run'
-    module.exit_json(changed=False, current=not reason, reason=reason)
+    module.exit_json(changed=False, current=not reason, reason=reason, inputs=params['inputs'])
 
 
 if __name__ == '__main__':
