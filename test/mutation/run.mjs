@@ -137,7 +137,8 @@ const stryker = new Stryker({
   // The sandbox copies and the report live outside the shared working tree.
   tempDirName: path.join(work, 'sandbox'),
   // roles/ stays: unit tests run the role's manifest check (check_rendered.py) on rendered trees.
-  ignorePatterns: ['dist', 'bench/out', 'rendered', '.rcptsync-state', 'test/e2e', 'test/faults', 'test/it', 'test/lab', 'examples', 'playbooks', 'inventory'],
+  // Anchored at the top: a bare 'inventory' would also leave out src/inventory.
+  ignorePatterns: ['/dist', '/bench/out', '/rendered', '/.rcptsync-state', '/test/e2e', '/test/faults', '/test/it', '/test/lab', '/examples', '/playbooks', '/inventory'],
   reporters: ['progress', 'json'],
   jsonReporter: { fileName: reportFile },
   cleanTempDir: true,

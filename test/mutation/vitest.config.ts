@@ -9,6 +9,7 @@ export default defineConfig({
   test: {
     include: [
       'test/unit/apply/**/*.test.ts',
+      'test/unit/collect/**/*.test.ts',
       'test/unit/metrics/**/*.test.ts',
       'test/unit/model/**/*.test.ts',
       'test/unit/plan/**/*.test.ts',

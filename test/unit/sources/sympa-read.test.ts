@@ -97,5 +97,8 @@ describe('reading a Sympa aliases file', () => {
     expect(spawnSync('test', ['-e', join(dir, 'pwned')]).status).toBe(1);
     aliases('-maxdepth');
     expect(run('-maxdepth')).toMatchObject({ status: 0, stdout: CONTENT });
+    // ... and its lock is still seen (find would take `-maxdepth,lock` for an option).
+    writeFileSync(join(dir, '-maxdepth,lock'), '');
+    expect(run('-maxdepth').status).toBe(SYMPA_BUSY_EXIT);
   });
 });
