@@ -12,6 +12,8 @@
  * that address validation refuses it loudly instead of us hiding it.
  */
 
+import { isAscii } from 'node:buffer';
+
 export type OutputErrorKind = 'too-large' | 'not-utf8' | 'truncated';
 
 export class OutputError extends Error {
@@ -86,10 +88,19 @@ export class LineSplitter {
     }
     let start = 0;
     if (this.#midLine) start = this.#endLine(chunk, 0, chunk.indexOf(LF)) + 1;
-    // The lines after the first LF are most often UTF-8: decoded in one call and split as a
-    // string (one decode per line is most of the cost of a million-line listing). Bytes that do
-    // not decode take the line-by-line path below, which finds the bad line and handles it.
-    if (start < last) {
+    // The lines after the first LF are most often ASCII: each is then its own string, cut
+    // straight from the bytes (flat strings, which compare half as fast again as slices of a
+    // shared one in the sort that follows). Other UTF-8 is decoded in one call and split;
+    // bytes that do not decode take the line-by-line path below, which finds the bad line.
+    // (One decode per line was most of the cost of a million-line listing.)
+    if (start < last && isAscii(chunk.subarray(start, last))) {
+      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      for (let lf = chunk.indexOf(LF, start); lf !== -1 && lf <= last; lf = chunk.indexOf(LF, start)) {
+        this.#lines++;
+        this.onLine(bytes.toString('latin1', start, lf), this.#lines);
+        start = lf + 1;
+      }
+    } else if (start < last) {
       const text = this.#wholeLines(chunk.subarray(start, last));
       if (text !== undefined) {
         let from = 0;
