@@ -27,7 +27,7 @@ import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync
 import path from 'node:path';
 import { ExitCode, RcptsyncError } from '../errors.js';
 import { normaliseDomain, printable } from './address.js';
-import { checkedRunsOf, compareLocals, domainKeyPattern, domainRuns, isKeyOf, keyProblem, sortAddressKeys, trustCheckedList, type DomainRun } from './address-keys.js';
+import { checkedRunsOf, compareLocals, domainKeyPattern, isKeyOf, KeysByDomain, keyProblem, trustCheckedList, type DomainRun } from './address-keys.js';
 import {
   SNAPSHOT_FORMAT,
   SNAPSHOT_VERSION,
@@ -355,46 +355,64 @@ function validateSource(value: unknown, where: string, problems: Problems, file:
 
 /**
  * Check every key and return them in contract order. The fast path tests each
- * key against the pattern of the previous key's domain; a key of a new domain
- * goes through normaliseAddress once, which also validates that domain.
+ * key against the pattern of the previous key's domain, then against that of
+ * its own domain if that domain was met before; a key of a new domain goes
+ * through normaliseAddress once, which also validates that domain.
  */
 function checkAddresses(addresses: unknown[], where: string, problems: Problems, firstLine: number): string[] {
   const patterns = new Map<string, RegExp>();
   const runs: DomainRun[] = [];
   let pattern: RegExp | null = null;
   let domain = '';
-  let ordered = true;
   let previous = '';
+  // Out of contract order from the first key out of place: from then on the keys are
+  // grouped by domain as they are checked (the domain string at hand, no second split).
+  let unordered: KeysByDomain | null = null;
+  const outOfOrder = (i: number): KeysByDomain => {
+    const groups = new KeysByDomain();
+    for (const run of runs) for (let k = run.from; k < Math.min(run.to, i); k++) groups.add(addresses[k] as string, run.domain);
+    return groups;
+  };
   for (let i = 0; i < addresses.length; i++) {
     const key = addresses[i];
     if (pattern !== null && typeof key === 'string' && isKeyOf(key, pattern)) {
-      if (ordered && compareLocals(previous, key, domain.length + 1) >= 0) ordered = false;
+      if (unordered === null && compareLocals(previous, key, domain.length + 1) >= 0) unordered = outOfOrder(i);
+      unordered?.add(key, domain);
       previous = key;
       continue;
     }
-    const problem = keyProblem(key);
-    if (problem !== null) {
-      problems.add(firstLine > 0 ? `line ${firstLine + i}: ${where}[${i}]` : `${where}[${i}]`, `"${printable(String(key))}": ${problem}`);
-      continue;
+    let keyDomain = typeof key === 'string' ? key.slice(key.lastIndexOf('@') + 1) : '';
+    // A domain met before was validated then (below): its pattern checks the key. Unsorted
+    // sources change domain at nearly every key; normaliseAddress for each was most of a read.
+    const known = patterns.get(keyDomain);
+    if (known === undefined || !isKeyOf(key as string, known)) {
+      const problem = keyProblem(key);
+      if (problem !== null) {
+        problems.add(firstLine > 0 ? `line ${firstLine + i}: ${where}[${i}]` : `${where}[${i}]`, `"${printable(String(key))}": ${problem}`);
+        continue;
+      }
+      keyDomain = (key as string).slice((key as string).lastIndexOf('@') + 1);
     }
     const keyString = key as string;
-    const keyDomain = keyString.slice(keyString.lastIndexOf('@') + 1);
-    if (ordered && previous !== '' && keyDomain <= domain) ordered = false;
-    if (runs.length > 0) runs[runs.length - 1]!.to = i;
-    runs.push({ domain: keyDomain, from: i, to: addresses.length });
+    if (unordered === null && previous !== '' && keyDomain <= domain) unordered = outOfOrder(i);
+    if (unordered === null) {
+      if (runs.length > 0) runs[runs.length - 1]!.to = i;
+      runs.push({ domain: keyDomain, from: i, to: addresses.length });
+    }
     domain = keyDomain;
-    pattern = patterns.get(domain) ?? domainKeyPattern(domain);
+    pattern = known ?? domainKeyPattern(domain);
     patterns.set(domain, pattern);
+    unordered?.add(keyString, domain);
     previous = keyString;
   }
   if (problems.count > 0) return [];
-  if (ordered) {
+  if (unordered === null) {
     trustCheckedList(addresses as string[], runs);
     return addresses as string[];
   }
-  const keys = sortAddressKeys(addresses as string[]);
-  trustCheckedList(keys, domainRuns(keys));
-  return keys;
+  const sorted = unordered.sortedRuns();
+  trustCheckedList(sorted.keys, sorted.runs);
+  return sorted.keys;
 }
 
 function validateGateway(value: unknown, where: string, problems: Problems): GatewaySettings {

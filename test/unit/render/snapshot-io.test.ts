@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { RcptsyncError } from '../../../src/errors.js';
 import { compareAddressKeys, normaliseAddress } from '../../../src/model/address.js';
-import { checkedRunsOf, keyProblem, sortAddressKeys } from '../../../src/model/address-keys.js';
+import { checkedRunsOf, domainRuns, keyProblem, sortAddressKeys } from '../../../src/model/address-keys.js';
 import { readSnapshot, validateSnapshot, writeSnapshot } from '../../../src/model/snapshot-io.js';
 import { buildGatewayTables } from '../../../src/tables/gateway-tables.js';
 import type { Snapshot } from '../../../src/model/snapshot.js';
@@ -175,6 +175,16 @@ describe('readSnapshot', () => {
         ok = false;
       }
       expect(ok, JSON.stringify(candidate)).toBe(accepted);
+      // The same when its domain was met before but another domain came in between (unsorted input).
+      if (keys.length === 2) {
+        let unsortedOk = true;
+        try {
+          validateSnapshot(withAddresses([first, '0@other.example', candidate]));
+        } catch {
+          unsortedOk = false;
+        }
+        expect(unsortedOk, `${JSON.stringify(candidate)} after another domain`).toBe(accepted);
+      }
       // The same through a file's address lines (a candidate with a LF in it is two lines; either may refuse it).
       const file = path.join(work, 'candidate.snapshot');
       writeFileSync(file, fileWithLines(`${keys.join('\n')}\n`).text);
@@ -188,6 +198,15 @@ describe('readSnapshot', () => {
     const snapshot = validateSnapshot(withAddresses(addresses));
     expect(snapshot.sources[2]!.addresses).toEqual(['a@x.example', 'a.b@x.example', 'c@x.example', 'b@y.example']);
     expect(sortAddressKeys(addresses)).toEqual([...new Set(addresses)].sort(compareAddressKeys));
+    // Out of order first within a domain (the fast path), after a domain in order; runs as sorted.
+    for (const keys of [
+      ['a@x.example', 'c@y.example', 'b@y.example', 'a@x.example', 'c@y.example'],
+      ['a@x.example', 'b@x.example', 'a@x.example', 'a@w.example'],
+    ]) {
+      const sorted = validateSnapshot(withAddresses(keys)).sources[2]!.addresses;
+      expect(sorted).toEqual([...new Set(keys)].sort(compareAddressKeys));
+      expect(checkedRunsOf(sorted)).toEqual(domainRuns(sorted));
+    }
   });
 
   test('writeSnapshot is atomic and deterministic, and readSnapshot reads it back', async () => {
