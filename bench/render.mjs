@@ -25,7 +25,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { random, shuffle } from './lib/random.mjs';
+import { mailingListLocals, random, shuffle } from './lib/data.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.resolve(here, '../dist');
@@ -50,9 +50,6 @@ const TARGET_RSS_MIB = 512;
 
 const { writeSnapshot } = await import(path.join(dist, 'model/snapshot-io.js'));
 
-const WORDS = ['announce', 'team', 'dev', 'users', 'board', 'help', 'news', 'sales', 'ops', 'events', 'jobs', 'press', 'members', 'alumni'];
-const MAILMAN = ['', '-bounces', '-confirm', '-join', '-leave', '-owner', '-request', '-subscribe', '-unsubscribe'];
-
 /**
  * The snapshot: 1,000 domains spread over four list servers, each domain with
  * (TOTAL / DOMAINS - 2) collected addresses (lists with Mailman's sub-addresses,
@@ -74,15 +71,7 @@ function buildSnapshot() {
   for (let d = 0; d < DOMAINS; d++) {
     const domain = `lists${String(d).padStart(4, '0')}.example${d % 7}.org`;
     domains.push(domain);
-    const locals = new Set();
-    while (locals.size < perDomain) {
-      if (rand() < 0.5) {
-        const list = `${WORDS[Math.floor(rand() * WORDS.length)]}-${Math.floor(rand() * 100000).toString(36)}`;
-        for (const suffix of MAILMAN) if (locals.size < perDomain) locals.add(`${list}${suffix}`);
-      } else {
-        locals.add(`user.${Math.floor(rand() * 1e9).toString(36)}`);
-      }
-    }
+    const locals = mailingListLocals(rand, perDomain);
     const sorted = [...locals].sort();
     const keys = sorted.map((local) => `${local}@${domain}`);
     for (const key of keys) sources[d % HOSTS].addresses.push(key);

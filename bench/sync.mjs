@@ -30,7 +30,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summariseCpuProfile } from './lib/collect-profile.mjs';
-import { random, shuffle } from './lib/random.mjs';
+import { mailingListLocals, random, shuffle } from './lib/data.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -51,9 +51,6 @@ const TARGET_RATIO = 2;
 const TARGET_RSS_MIB = 512;
 const keep = args.includes('--keep');
 
-const WORDS = ['announce', 'team', 'dev', 'users', 'board', 'help', 'news', 'sales', 'ops', 'events', 'jobs', 'press', 'members', 'alumni'];
-const MAILMAN = ['', '-bounces', '-confirm', '-join', '-leave', '-owner', '-request', '-subscribe', '-unsubscribe'];
-
 /** TOTAL distinct addresses of a mailing-list shape over DOMAINS domains, shuffled. */
 function buildAddresses() {
   const rand = random(10);
@@ -63,15 +60,7 @@ function buildAddresses() {
   for (let d = 0; d < DOMAINS; d++) {
     const domain = `lists${String(d).padStart(4, '0')}.example${d % 7}.org`;
     domains.push(domain);
-    const locals = new Set();
-    while (locals.size < perDomain) {
-      if (rand() < 0.5) {
-        const list = `${WORDS[Math.floor(rand() * WORDS.length)]}-${Math.floor(rand() * 100000).toString(36)}`;
-        for (const suffix of MAILMAN) if (locals.size < perDomain) locals.add(`${list}${suffix}`);
-      } else {
-        locals.add(`user.${Math.floor(rand() * 1e9).toString(36)}`);
-      }
-    }
+    const locals = mailingListLocals(rand, perDomain);
     for (const local of locals) addresses.push(`${local}@${domain}`);
   }
   return { domains: domains.sort(), addresses: shuffle(addresses, random(11)) };
