@@ -64,6 +64,14 @@ config_changed:
 findings:
   description: What the probes found, one line each; BYPASS lines fail the task unless fail_on_bypass is false.
   type: list
+probes:
+  description:
+    - How the probes ran (state present, outside check mode). C(rcpt) and C(route) count the checks, C(exim_processes)
+      the Exim processes they took. One C(exim4 -bh) session carries every RCPT and one C(exim4 -bt) every route check, so that
+      number does not grow with the domains; C(rechecked) counts the checks that did not pass there (or got no
+      reply) and were run again alone, each its own process, for the reply and ACL trace of their message.
+  type: dict
+  returned: when the probes ran
 '''
 
 import os
@@ -84,10 +92,14 @@ MACRO = 'CHECK_RCPT_LOCAL_ACL_FILE'
 HEADER = '# Managed by rcptsync (roles/exim_relay_gateway); do not edit: the next deploy rewrites it.\n'
 
 
+def refusal(soft_reject, address):
+    """rcptsync's ACL's reply to a recipient it refuses (the ACL's message, and what a probe expects)."""
+    return '%s <%s>: unknown user' % ('450 4.1.1' if soft_reject else '550 5.1.1', address)
+
+
 def acl_text(data_dir, soft_reject):
     recipients = os.path.join(data_dir, 'recipients')
     verb = 'defer' if soft_reject else 'deny'
-    code = '450 4.1.1' if soft_reject else '550 5.1.1'
     return (
         HEADER +
         '# Included by Debian\'s acl_check_rcpt through CHECK_RCPT_LOCAL_ACL_FILE, just before its\n'
@@ -98,9 +110,9 @@ def acl_text(data_dir, soft_reject):
         '    domains = lsearch;%s\n'
         '    !condition = ${lookup{$local_part@$domain}lsearch{%s}{true}{false}}\n'
         '    !condition = ${lookup{${sg{$local_part}{\\N\\+.*\\N}{}}@$domain}lsearch{%s}{true}{false}}\n'
-        '    message = %s <$local_part@$domain>: unknown user\n'
+        '    message = %s\n'
         '    log_message = rcptsync: not in %s\n'
-    ) % (verb, os.path.join(data_dir, 'relay_domains'), recipients, recipients, code, recipients)
+    ) % (verb, os.path.join(data_dir, 'relay_domains'), recipients, recipients, refusal(soft_reject, '$local_part@$domain'), recipients)
 
 
 def main_text(data_dir):
@@ -175,23 +187,139 @@ def run(module, argv, stdin=None):
     return proc.returncode, proc.stdout, proc.stderr
 
 
+REPLY_LINE = re.compile(r'^(\d{3})([ -])(.*)$')
+ENHANCED = re.compile(r'^\d\.\d{1,3}\.\d{1,3} ')
+HELO = 'HELO rcptsync-probe.invalid\r\nMAIL FROM:<>\r\n'
+
+
+def one_line(lines):
+    """A multi-line reply (550-5.1.1 <x>: / 550 5.1.1 unknown user) as the one line it says."""
+    code, text = lines[0]
+    status = ENHANCED.match(text)
+    parts = [text]
+    for _code, more in lines[1:]:
+        if status and more.startswith(status.group(0)):
+            more = more[len(status.group(0)):]
+        parts.append(more)
+    return '%s %s' % (code, ' '.join(part for part in parts if part))
+
+
+def smtp_replies(out):
+    """Exim's SMTP replies in -bh output, in order, one entry per reply: a 250-/250 reply is one entry.
+
+    The banner lines of -bh (****) are not replies; a multi-line reply cut off before its last line
+    (the session ended) is not counted, so the command it belongs to stays unanswered."""
+    replies, current = [], []
+    for line in out.splitlines():
+        match = REPLY_LINE.match(line.rstrip('\r'))
+        if not match:
+            continue
+        current.append((match.group(1), match.group(3)))
+        if match.group(2) == ' ':
+            replies.append(one_line(current))
+            current = []
+    return replies
+
+
+def rcpt_replies(out, count):
+    """The reply to each of count RCPT commands of a HELO, MAIL FROM:<>, RCPT..., QUIT session.
+
+    None for a RCPT the session never answered: it ended before (an ACL's drop, too many errors), or
+    the banner, HELO or MAIL was not accepted, so no RCPT reached acl_check_rcpt. More replies than
+    commands means they cannot be matched to their RCPT: none counts."""
+    replies = smtp_replies(out)
+    if not replies:
+        return [None] * count, None
+    if len(replies) < 3 or not replies[0].startswith('220') or not replies[1].startswith('250') or not replies[2].startswith('250'):
+        return [None] * count, 'the session got %s before any RCPT' % ' / '.join('"%s"' % r for r in replies[:3])
+    answers = replies[3:]
+    if len(answers) > count + 1 or (len(answers) == count + 1 and not answers[-1].startswith('221')):
+        return [None] * count, '%d replies to %d RCPT and a QUIT' % (len(answers), count)
+    answers = answers[:count]
+    return answers + [None] * (count - len(answers)), None
+
+
+TOO_MANY = re.compile(r'^452 .*too many recipients', re.I)
+
+
+def exim_argv(exim, config, *args):
+    return [exim] + (['-C', config] if config else []) + list(args)
+
+
 def probe(module, exim, config, client, recipient):
     """One SMTP dialogue in Exim's -bh host-checking mode: the RCPT reply and the ACL trace."""
-    argv = [exim] + (['-C', config] if config else []) + ['-bh', client]
-    script = 'HELO rcptsync-probe.invalid\r\nMAIL FROM:<>\r\nRCPT TO:<%s>\r\nQUIT\r\n' % recipient
-    code, out, err = run(module, argv, script)
-    replies = [line for line in out.splitlines() if re.match(r'^\d{3}[ -]', line)]
-    # 220 banner, 250 HELO, 250 MAIL, then the RCPT reply.
-    rcpt = replies[3] if len(replies) > 3 else (replies[-1] if replies else '(no reply: %s)' % err.strip()[-300:])
+    code, out, err = run(module, exim_argv(exim, config, '-bh', client), HELO + 'RCPT TO:<%s>\r\nQUIT\r\n' % recipient)
+    (rcpt,), why = rcpt_replies(out, 1)
+    if rcpt is None:
+        rcpt = '(no reply: %s)' % ('; '.join(part for part in (why, err.strip()[-300:]) if part) or 'the session ended before the RCPT')
     trace = [line for line in err.splitlines() if 'accept' in line.lower() or 'ACL' in line]
     return rcpt, trace
 
 
+def batch_rcpt(exim, config, client, recipients):
+    """Every RCPT in one -bh session; a new session from the first RCPT the last one left unanswered.
+
+    Returns each RCPT's reply (None: never answered) and how many sessions it took. A 452 "too many
+    recipients" (recipients_max) is no answer: the rest go to the next session. A session that answers
+    nothing ends it: those left are probed one by one."""
+    replies = [None] * len(recipients)
+    start, sessions = 0, 0
+    while start < len(recipients):
+        chunk = recipients[start:]
+        script = HELO + ''.join('RCPT TO:<%s>\r\n' % r for r in chunk) + 'QUIT\r\n'
+        # The ACL trace of thousands of RCPT is megabytes and not needed here: a probe that does
+        # not pass is run again alone for its trace.
+        proc = subprocess.run(exim_argv(exim, config, '-bh', client), input=script, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+        sessions += 1
+        answers, _why = rcpt_replies(proc.stdout, len(chunk))
+        answered = 0
+        for reply in answers:
+            if reply is None or TOO_MANY.match(reply):
+                break
+            replies[start + answered] = reply
+            answered += 1
+        if answered == 0:
+            break
+        start += answered
+    return replies, sessions
+
+
 def route_of(exim, config, address):
-    argv = [exim] + (['-C', config] if config else []) + ['-bt', address]
-    code, out, err = run(None, argv)
+    code, out, err = run(None, exim_argv(exim, config, '-bt', address))
     match = re.search(r'router = ([^,\s]+)', out)
     return match.group(1) if match else None, (out + err).strip()
+
+
+def routers_of(out):
+    """exim4 -bt output of addresses read from its standard input: each given address's router.
+
+    Only an address that got a block of its own (a "> address" line, no "<-- parent" lines, a router
+    line) is in the answer: one that was redirected, undeliverable or anything else is not, and the
+    caller tests it alone."""
+    found = {}
+    block = None
+    for line in out.splitlines() + ['> ']:
+        if line.startswith('> '):
+            if block and block['address'] and not block['parents'] and block['router']:
+                found.setdefault(block['address'].lower(), block['router'])
+            head = line[2:].strip()
+            block = dict(address=head if head and ' ' not in head else None, parents=False, router=None)
+        elif block is not None:
+            if re.match(r'^\s+<-- ', line) or not line[:1].isspace():
+                # A parent, or a further delivery of the same address (a redirect to several).
+                block['parents'] = True
+            match = re.match(r'^\s+router = ([^,\s]+)', line)
+            if match and block['router'] is None:
+                block['router'] = match.group(1)
+    return found
+
+
+def batch_routes(exim, config, addresses):
+    """Every route check in one exim4 -bt, the addresses on its standard input (no limit of argv)."""
+    proc = subprocess.run(exim_argv(exim, config, '-bt'), input=''.join(a + '\n' for a in addresses),
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return routers_of(proc.stdout)
 
 
 def first_keys(data_dir, domains):
@@ -220,6 +348,72 @@ def check_recipients(data_dir):
         if not at or not local or not domain or key.startswith(('*', '@', '"')) or '*' in key or line[0].isspace():
             bad.append('%s:%d: "%s"' % (os.path.join(data_dir, 'recipients'), number, key))
     return bad
+
+
+def probes(module, exim, config, data_dir, domains, soft_reject, client, stats):
+    """Unknown recipients must be refused, a listed one and its +suffix form accepted and routed by our router.
+
+    Every RCPT goes into one -bh session and every route check into one -bt, so the number of Exim
+    processes does not grow with the domains. Each domain's RCPT come as listed, +suffix, unknown:
+    two accepted for each refused, which keeps Debian's "too many bad recipients" ACL (more than 10
+    RCPT, fewer than half of them accepted) from refusing the rest of the session. A reply that is
+    not a pass, or none, is probed again alone, as one session of its own, and that reply decides
+    and goes into the message, with its ACL trace. An unknown recipient passes in the session only
+    with rcptsync's own refusal for exactly that address (another 5xx, say of a session the ACL
+    turned against, is probed alone)."""
+    out = []
+    keys = first_keys(data_dir, domains)
+    reject = '4' if soft_reject else '5'
+    plan = []  # (domain, kind, address) in session order
+    late = []  # the unknown recipient of a domain without a listed address: after all others
+    for domain in domains:
+        unknown = 'rcptsync-probe-%s@%s' % (secrets.token_hex(6), domain)
+        key = keys.get(domain)
+        if key:
+            local, _, dom = key.rpartition('@')
+            plan.append((domain, 'listed', key))
+            plan.append((domain, 'listed', '%s+rcptsync-probe=example.org@%s' % (local, dom)))
+            plan.append((domain, 'unknown', unknown))
+        else:
+            late.append((domain, 'unknown', unknown))
+    plan.extend(late)
+    replies, sessions = batch_rcpt(exim, config, client, [address for _d, _k, address in plan]) if plan else ([], 0)
+    route_keys = [keys[domain] for domain in domains if domain in keys]
+    routers = batch_routes(exim, config, route_keys) if route_keys else {}
+    stats.update(rcpt=len(plan), route=len(route_keys), exim_processes=sessions + (1 if route_keys else 0), rechecked=0)
+
+    verdicts = {}
+    for (domain, kind, address), reply in zip(plan, replies):
+        if kind == 'unknown':
+            passed = reply is not None and reply.lower() == refusal(soft_reject, address).lower()
+        else:
+            passed = reply is not None and reply.startswith('250')
+        if passed:
+            continue
+        # Again alone, as the probes always ran: its reply decides, with its ACL trace.
+        stats['rechecked'] += 1
+        stats['exim_processes'] += 1
+        reply, trace = probe(module, exim, config, client, address)
+        if kind == 'unknown' and not reply.startswith(reject):
+            verdicts.setdefault(domain, []).append((0, 'BYPASS %s: RCPT TO:<%s> got "%s" from a client outside relay_from_hosts, not %sxx: something in '
+                                                    'acl_check_rcpt accepts recipients of %s before rcptsync\'s ACL runs (ACL trace: %s)'
+                                                    % (domain, address, reply, reject, domain, ' | '.join(trace[-6:]) or 'none')))
+        elif kind == 'listed' and not reply.startswith('250'):
+            verdicts.setdefault(domain, []).append((1, 'REFUSED %s: RCPT TO:<%s> got "%s"; a listed address must be accepted (ACL trace: %s)'
+                                                    % (domain, address, reply, ' | '.join(trace[-6:]) or 'none')))
+    for domain in domains:
+        key = keys.get(domain)
+        if key and routers.get(key.lower()) != ROUTER_NAME:
+            stats['rechecked'] += 1
+            stats['exim_processes'] += 1
+            router, text = route_of(exim, config, key)
+            if router != ROUTER_NAME:
+                verdicts.setdefault(domain, []).append((2, 'BYPASS %s: %s is routed by %s, not %s: a router before it takes the relayed domain (%s)'
+                                                        % (domain, key, router, ROUTER_NAME, text[-300:])))
+    # As they always came: by domain, the unknown recipient, the listed ones, the route.
+    for domain in domains:
+        out.extend(message for _order, message in sorted(verdicts.get(domain, []), key=lambda v: v[0]))
+    return out
 
 
 def main():
@@ -310,31 +504,11 @@ def main():
         for where in check_recipients(data_dir):
             findings.append('BYPASS %s is not a plain address: a catch-all or pattern in the recipients file would accept more than rcptsync collected' % where)
 
-    def probes(config):
-        """Unknown recipients must be refused, a listed one and its +suffix form accepted and routed by our router."""
-        out = []
-        keys = first_keys(data_dir, domains)
-        reject = '4' if p['soft_reject'] else '5'
-        for domain in domains:
-            unknown = 'rcptsync-probe-%s@%s' % (secrets.token_hex(6), domain)
-            reply, trace = probe(module, exim, config, p['probe_client'], unknown)
-            if not reply.startswith(reject):
-                out.append('BYPASS %s: RCPT TO:<%s> got "%s" from a client outside relay_from_hosts, not %sxx: something in '
-                           'acl_check_rcpt accepts recipients of %s before rcptsync\'s ACL runs (ACL trace: %s)'
-                           % (domain, unknown, reply, reject, domain, ' | '.join(trace[-6:]) or 'none'))
-            key = keys.get(domain)
-            if key:
-                local, _, dom = key.rpartition('@')
-                for address in (key, '%s+rcptsync-probe=example.org@%s' % (local, dom)):
-                    reply, trace = probe(module, exim, config, p['probe_client'], address)
-                    if not reply.startswith('250'):
-                        out.append('REFUSED %s: RCPT TO:<%s> got "%s"; a listed address must be accepted (ACL trace: %s)'
-                                   % (domain, address, reply, ' | '.join(trace[-6:]) or 'none'))
-                router, text = route_of(exim, config, key)
-                if router != ROUTER_NAME:
-                    out.append('BYPASS %s: %s is routed by %s, not %s: a router before it takes the relayed domain (%s)'
-                               % (domain, key, router, ROUTER_NAME, text[-300:]))
-        return out
+    # How the probes ran, in the result: the checks, the Exim processes they took, the ones re-run alone.
+    stats = {}
+
+    def run_probes(config):
+        return probes(module, exim, config, data_dir, domains, p['soft_reject'], p['probe_client'], stats)
 
     def restore():
         for path in changed_paths:
@@ -346,8 +520,8 @@ def main():
                 put(path, desired[path])
         # Read-only probes of the live configuration: a bypass the site added since the last run shows here.
         if present and not module.check_mode:
-            findings.extend(probes(None))
-        finish(module, p, changed_paths, config_changed, diffs, findings)
+            findings.extend(run_probes(None))
+        finish(module, p, changed_paths, config_changed, diffs, findings, stats)
         return
 
     # Change, generate a candidate, validate and probe it, then install it, or put everything back.
@@ -366,7 +540,7 @@ def main():
         if code != 0:
             raise RuntimeError('exim4 -C %s -bV refused the new configuration: %s' % (candidate, (err or out).strip()))
         if present:
-            found = probes(candidate)
+            found = run_probes(candidate)
             blocking = [f for f in found if f.startswith(('BYPASS', 'REFUSED'))]
             if blocking and p['fail_on_bypass']:
                 raise RuntimeError('the new configuration does not do what it should: ' + '; '.join(blocking))
@@ -377,16 +551,18 @@ def main():
     except RuntimeError as error:
         restore()
         module.fail_json(msg='%s; every file is back as it was, the running Exim is untouched' % error,
-                         findings=findings, changed=False)
+                         findings=findings, changed=False, **(dict(probes=stats) if stats else {}))
     finally:
         if os.path.exists(candidate):
             os.unlink(candidate)
-    finish(module, p, changed_paths, config_changed, diffs, findings)
+    finish(module, p, changed_paths, config_changed, diffs, findings, stats)
 
 
-def finish(module, p, changed_paths, config_changed, diffs, findings):
+def finish(module, p, changed_paths, config_changed, diffs, findings, stats):
     bypasses = [f for f in findings if f.startswith(('BYPASS', 'REFUSED'))]
     result = dict(changed=bool(changed_paths), config_changed=config_changed, findings=findings)
+    if stats:
+        result['probes'] = stats
     if module._diff:
         result['diff'] = diffs
     if bypasses and p['fail_on_bypass'] and p['state'] == 'present':
