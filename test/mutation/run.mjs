@@ -29,6 +29,8 @@ const MODULES = [
   { file: 'src/model/address.ts' },
   // Key patterns, the table order and the registry of checked lists.
   { file: 'src/model/address-keys.ts' },
+  // The snapshot reader's key check: what a state or snapshot file may hand to the tables as checked.
+  { file: 'src/model/snapshot-io.ts', ranges: [{ from: /^function checkAddresses\(/, to: /^}$/ }] },
   { file: 'src/plan/guard.ts' },
   { file: 'src/apply/apply.ts' },
   // Degraded runs: what stands in for a failed source, and what a breach keeps.

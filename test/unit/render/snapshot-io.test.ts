@@ -209,6 +209,38 @@ describe('readSnapshot', () => {
     }
   });
 
+  test('every kind of disorder is put in order: a duplicate in order, keys out of order within a domain, domains out of order', () => {
+    const cases: Array<[string[], string[]]> = [
+      [['a@x.example', 'a@x.example', 'b@x.example'], ['a@x.example', 'b@x.example']],
+      [['a@x.example', 'a@x.example'], ['a@x.example']],
+      [['c@x.example', 'b@x.example'], ['b@x.example', 'c@x.example']],
+      // A local part before its own prefix: "a-b@" < "a@" as strings, after it in table order.
+      [['a-b@x.example', 'a@x.example'], ['a@x.example', 'a-b@x.example']],
+      [['a@x.example', 'c@x.example', 'b@x.example'], ['a@x.example', 'b@x.example', 'c@x.example']],
+      [['b@y.example', 'a@x.example'], ['a@x.example', 'b@y.example']],
+      [['a@x.example', 'b@y.example', 'a@x.example'], ['a@x.example', 'b@y.example']],
+    ];
+    for (const [given, expected] of cases) {
+      const sorted = validateSnapshot(withAddresses(given)).sources[2]!.addresses;
+      expect(sorted, JSON.stringify(given)).toEqual(expected);
+      expect(checkedRunsOf(sorted)).toEqual(domainRuns(sorted));
+    }
+  });
+
+  test('a bad key of a list in memory is named by its index, one of a file by its line too', () => {
+    const problem = (addresses: unknown[]): string => {
+      try {
+        validateSnapshot(withAddresses(addresses));
+      } catch (error) {
+        return (error as RcptsyncError).detail ?? (error as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(problem(['a@x.example', 'A@x.example'])).toMatch(/^snapshot: sources\[2\] \([^)]*\)\.addresses\[1\]: "A@x\.example": not normalised/m);
+    expect(problem(['a@x.example', 42])).toMatch(/\.addresses\[1\]: "42": not a string/);
+    expect(problem(['a@x.example', 42])).not.toMatch(/line \d/);
+  });
+
   test('writeSnapshot is atomic and deterministic, and readSnapshot reads it back', async () => {
     const file = path.join(work, 'snap.json');
     const snapshot = validateSnapshot(fixtureSnapshot());
