@@ -24,6 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summariseCpuProfile } from './lib/collect-profile.mjs';
 import { startBenchSshd } from './lib/collect-sshd.mjs';
+import { numberOption } from './lib/options.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bin = path.resolve(here, '../dist/bin.js');
@@ -33,14 +34,10 @@ if (!existsSync(bin)) {
 }
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const HOSTS = option('--hosts', 50);
-const LISTS = option('--lists', 2000);
-const CONCURRENCY = option('--concurrency', 16);
-const RUNS = option('--runs', 3);
+const HOSTS = numberOption('--hosts', 50);
+const LISTS = numberOption('--lists', 2000);
+const CONCURRENCY = numberOption('--concurrency', 16);
+const RUNS = numberOption('--runs', 3);
 const DOMAINS = 20;
 const TARGET_SPEEDUP = 8;
 const keep = args.includes('--keep');

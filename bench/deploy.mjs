@@ -28,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBenchLab, taskTimes } from './lib/deploy-lab.mjs';
 import { deploySnapshot } from './lib/deploy-snapshot.mjs';
+import { numberOption } from './lib/options.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -45,12 +46,8 @@ const { probeRecipients } = await import('../test/lab/smtp-probe.mjs');
 const { writeSnapshot } = await import(path.join(root, 'dist/model/snapshot-io.js'));
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const TOTAL = option('--addresses', 1_000_000);
-const RUNS = option('--runs', 3);
+const TOTAL = numberOption('--addresses', 1_000_000);
+const RUNS = numberOption('--runs', 3);
 const keep = args.includes('--keep');
 const TARGET_RATIO = 1.5; // issue 10 (issue 3 asked for 2x)
 const BIG = 'gw1';

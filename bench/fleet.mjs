@@ -35,6 +35,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { startFleetSshds, FLEET_SSH_PORT } from './lib/fleet-sshd.mjs';
+import { numberOption } from './lib/options.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -52,15 +53,11 @@ const { parseRecap } = await import('../test/lab/ansible.mjs');
 const { probeRecipients } = await import('../test/lab/smtp-probe.mjs');
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const HOSTS = option('--hosts', 100);
-const ADDRESSES = option('--addresses', 1_000_000);
-const DOMAINS = option('--domains', 1000);
-const GATEWAYS = option('--gateways', 10);
-const CONCURRENCY = option('--concurrency', 16);
+const HOSTS = numberOption('--hosts', 100);
+const ADDRESSES = numberOption('--addresses', 1_000_000);
+const DOMAINS = numberOption('--domains', 1000);
+const GATEWAYS = numberOption('--gateways', 10);
+const CONCURRENCY = numberOption('--concurrency', 16);
 const FORKS = Math.max(GATEWAYS, 10);
 const keep = args.includes('--keep');
 const LAB_DIR = '/var/tmp/rcptsync-lab-fleet';

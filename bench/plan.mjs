@@ -18,6 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { random } from './lib/data.mjs';
+import { numberOption } from './lib/options.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -29,11 +30,7 @@ for (const file of ['plan/diff.js', 'plan/format.js', 'plan/tables.js', 'model/s
 }
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const TOTAL = Number(option('--addresses', '1000000'));
+const TOTAL = numberOption('--addresses', 1_000_000);
 const CHANGED_SHARE = 0.01;
 const DOMAINS = 40;
 const HOSTS = 8;

@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mailingListLocals, random, shuffle } from './lib/data.mjs';
+import { numberOption } from './lib/options.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.resolve(here, '../dist');
@@ -36,12 +37,8 @@ for (const file of ['render/index.js', 'model/snapshot-io.js']) {
   }
 }
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const TOTAL = option('--addresses', 1_000_000);
-const RUNS = option('--runs', 5);
+const TOTAL = numberOption('--addresses', 1_000_000);
+const RUNS = numberOption('--runs', 5);
 const DOMAINS = 1000;
 const HOSTS = 4;
 const keep = args.includes('--keep');

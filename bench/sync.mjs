@@ -31,6 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summariseCpuProfile } from './lib/collect-profile.mjs';
 import { mailingListLocals, random, shuffle } from './lib/data.mjs';
+import { numberOption } from './lib/options.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -40,12 +41,8 @@ if (!existsSync(bin)) {
   process.exit(2);
 }
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const TOTAL = option('--addresses', 1_000_000);
-const RUNS = option('--runs', 3);
+const TOTAL = numberOption('--addresses', 1_000_000);
+const RUNS = numberOption('--runs', 3);
 const DOMAINS = 1000;
 const TARGET_RATIO = 2;
 const TARGET_RSS_MIB = 512;
